@@ -1,0 +1,66 @@
+"""ELBO-DPO: DPO directly on the DLLM with ELBO likelihood estimates (n = 1, no sharing).
+
+Run: ``python -m benchmark run --methods base,elbo-dpo``
+
+References:
+    - Zhu et al., "LLaDA 1.5: Variance-Reduced Preference Optimization", arXiv 2505.19223 (the naive
+      DPO baseline of its Table 1).
+
+Same data, beta, steps, learning rate and LoRA as ``ar-dpo``, so the rows differ only in where the
+preference is learned (AR with exact likelihoods vs DLLM with estimated ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmark.align.lora import LoraSettings
+from benchmark.harness.api import AlignContext, AlignedModel, Method
+from benchmark.harness.registry import register_method
+
+
+@register_method("elbo-dpo")
+class ElboDPOMethod(Method):
+    name = "elbo-dpo"
+    description = "DPO on the DLLM with ELBO estimates (n=1, independent noise for policy and reference)"
+    paper_title = "LLaDA 1.5: Variance-Reduced Preference Optimization for Large Language Diffusion Models"
+    paper_id = "2505.19223"
+
+    @dataclass(frozen=True)
+    class Config:
+        n_t: int = 1
+        n_yt: int = 1
+        antithetic: bool = False
+        sft_weight: float = 0.0
+        lora: LoraSettings = field(default_factory=LoraSettings)
+
+    def align(self, ctx: AlignContext) -> AlignedModel:
+        import datasets
+
+        from benchmark.align.elbo_dpo_trainer import ElboDPOConfig, ElboDPOTrainer, PreferenceCollator
+        from benchmark.models.loading import load_model, load_tokenizer
+
+        cfg, pair = self.config, ctx.pair
+        tokenizer = load_tokenizer(pair.dllm_path)
+        from peft import get_peft_model
+
+        model = get_peft_model(load_model(pair.dllm_path, "dllm"), cfg.lora.peft_config())
+        rows = [{"prompt": pair.format_prompt(p.prompt), "chosen": p.chosen, "rejected": p.rejected}
+                for p in ctx.data.train]
+        args = ElboDPOConfig(
+            output_dir=str(ctx.workdir / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
+            max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate, beta=ctx.budget.beta,
+            lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, use_cpu=True, bf16=False,
+            save_strategy="no", report_to="none", logging_steps=10, dataloader_num_workers=0,
+            n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, sft_weight=cfg.sft_weight,
+            region_len=pair.sampler.max_new_tokens,
+        )
+        trainer = ElboDPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                                 data_collator=PreferenceCollator(tokenizer, args.region_len),
+                                 mask_token_id=pair.mask_token_id, shift=pair.shift)
+        trainer.train()
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(ctx.workdir / "model")
+        tokenizer.save_pretrained(ctx.workdir / "model")
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        return AlignedModel(ctx.workdir / "model", "dllm", {"train_losses": losses})

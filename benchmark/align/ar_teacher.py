@@ -1,0 +1,69 @@
+"""Stage I of AR-MAP: DPO on the AR teacher with exact log-likelihoods (trl ``DPOTrainer`` + peft LoRA).
+
+References:
+    - Rafailov et al., "Direct Preference Optimization", arXiv 2305.18290.
+    - AR-MAP, arXiv 2602.02178 (the teacher is trained with LoRA; its delta is transferred).
+
+The run is a shared artifact: ``ar-dpo`` (the teacher's leaderboard row) and ``ar-map`` (its transfer)
+use the same adapter for the same (family, task, seed, budget), trained once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmark.harness.api import AlignContext
+from benchmark.harness.hashing import config_hash
+from benchmark.align.lora import LoraSettings
+
+log = logging.getLogger(__name__)
+
+
+def preference_rows(ctx: AlignContext) -> list[dict]:
+    """trl's non-conversational format; trl appends the end-of-sequence token to each completion."""
+    return [{"prompt": ctx.pair.format_prompt(p.prompt), "chosen": " " + p.chosen, "rejected": " " + p.rejected}
+            for p in ctx.data.train]
+
+
+def train_ar_teacher(ctx: AlignContext, lora: LoraSettings) -> tuple[Path, dict]:
+    """Return (artifact folder with ``adapter/``, meta); trains only if no run with this key exists."""
+    rows = preference_rows(ctx)
+    key = {"family_build": ctx.pair.build_hash, "task": [ctx.task.name, ctx.task.version], "seed": ctx.seed,
+           "budget": asdict(ctx.budget), "lora": asdict(lora), "data": config_hash(rows)}
+
+    def build(tmp: Path) -> dict:
+        from benchmark.harness.cost import CostMeter
+
+        with CostMeter() as meter:
+            losses = _run_dpo(ctx, lora, rows, tmp)
+        return {"cost": {k: v for k, v in meter.to_dict().items() if k != "reused"}, "train_losses": losses}
+
+    folder, meta = ctx.shared.get_or_build("ar-dpo-teacher", key, build)
+    if not meta.get("built_now"):
+        ctx.cost.add(meta["cost"], "ar-dpo-teacher (trained by an earlier cell, reused)")
+    return folder, meta
+
+
+def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path) -> list[float]:
+    import datasets
+    from trl import DPOConfig, DPOTrainer
+
+    from benchmark.models.loading import load_model, load_tokenizer
+
+    datasets.disable_progress_bars()
+    tokenizer = load_tokenizer(ctx.pair.ar_path)
+    model = load_model(ctx.pair.ar_path, "ar")
+    args = DPOConfig(
+        output_dir=str(out / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
+        max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate, beta=ctx.budget.beta,
+        lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, use_cpu=True, bf16=False,
+        gradient_checkpointing=False, save_strategy="no", report_to="none", logging_steps=10,
+        max_length=64, dataloader_num_workers=0,
+    )
+    trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                         processing_class=tokenizer, peft_config=lora.peft_config())
+    trainer.train()
+    trainer.model.save_pretrained(out / "adapter")
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]

@@ -1,0 +1,133 @@
+"""``python -m benchmark``: run the suite, list what is registered, rebuild the leaderboard.
+
+    python -m benchmark run --all                      # every method x task x 3 seeds on the tiny suite
+    python -m benchmark run --methods base,ar-map --tasks arith --seeds 1
+    python -m benchmark run --all --plugins my_method.py
+    python -m benchmark list [--json]
+    python -m benchmark leaderboard --out results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _names(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return names
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=(
+        "Preference alignment of diffusion LMs: AR-MAP beside DLLM-native methods, on shared tasks."))
+    parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py",
+                        help="import a Python file that registers methods/tasks/families (repeatable)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run cells (method x task x seed) and write the leaderboard")
+    pick = run.add_mutually_exclusive_group()
+    pick.add_argument("--all", action="store_true", help="every registered method on every suite task")
+    pick.add_argument("--methods", type=_names, metavar="A,B", help="methods to run (base always runs: "
+                      "it is the win-rate reference)")
+    run.add_argument("--tasks", type=_names, metavar="A,B", help="tasks (default: the suite's)")
+    run.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
+    run.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1 per cell (default: 3)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
+    run.add_argument("--force", action="store_true", help="rerun cells that already have results")
+    run.add_argument("--rebuild", action="store_true", help="rebuild the suite's model family from scratch")
+    run.add_argument("--keep-models", action="store_true", help="keep aligned models under OUT/SUITE/models/")
+    run.add_argument("--cache-dir", type=Path, help="family cache (default: $DLLM_BENCH_CACHE or "
+                     "~/.cache/dllm-align-bench)")
+    run.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins",
+                     help="as the top-level --plugins")
+
+    lst = sub.add_parser("list", help="registered methods, tasks, model families and suites")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins")
+
+    board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
+    board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
+    board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
+    return parser
+
+
+def _describe(registry, name: str) -> str:
+    obj = registry.get(name)
+    return getattr(obj, "description", "") or (obj.__doc__ or "").strip().splitlines()[0]
+
+
+def cmd_list(args) -> int:
+    from benchmark.harness import suites  # noqa: F401  (registers the built-in suites)
+    from benchmark.harness.registry import FAMILIES, METHODS, SUITES, TASKS
+
+    sections = {"methods": METHODS, "tasks": TASKS, "families": FAMILIES, "suites": SUITES}
+    if args.json:
+        listing = {k: r.names() for k, r in sections.items()}
+        listing["descriptions"] = {k: {n: _describe(r, n) for n in r.names()} for k, r in sections.items()}
+        print(json.dumps(listing, indent=2))
+        return 0
+    for title, registry in sections.items():
+        print(f"{title}:")
+        for name in registry.names():
+            print(f"  {name:<12} {_describe(registry, name)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from benchmark.harness.leaderboard import to_markdown
+    from benchmark.harness.runner import RunConfig, run
+
+    cfg = RunConfig(suite=args.suite, methods=None if args.all else args.methods, tasks=args.tasks,
+                    seeds=args.seeds, out=args.out, force=args.force, rebuild=args.rebuild,
+                    keep_models=args.keep_models, cache_dir=args.cache_dir)
+    board = run(cfg)
+    print(to_markdown(board))
+    print(f"results: {args.out / args.suite}/ (leaderboard.md, .csv, .json; cells/)")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from benchmark.harness.leaderboard import to_markdown, write_leaderboard
+
+    root = args.out / args.suite
+    if not (root / "cells").is_dir():
+        print(f"error: no results under {root}/cells; run `python -m benchmark run` first", file=sys.stderr)
+        return 2
+    print(to_markdown(write_leaderboard(root)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "datasets", "transformers", "trl", "peft", "accelerate"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
+    from benchmark.harness.data import DataError
+    from benchmark.harness.registry import PluginError, RegistryError, load_plugin_file
+
+    try:
+        for path in args.plugins + getattr(args, "run_plugins", []):
+            load_plugin_file(path)
+        handler = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard}[args.command]
+        return handler(args)
+    except (RegistryError, PluginError, DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

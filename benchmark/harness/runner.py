@@ -1,0 +1,168 @@
+"""The runner: every (family, task, seed, method) cell of a suite, resumable, then the leaderboard.
+
+For each (family, task, seed) the ``base`` cell runs first: its answers are the reference of every
+other cell's win rate, so it runs even when ``--methods`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from benchmark.harness.api import AlignContext, FamilyContext, Method, Task
+from benchmark.harness.cost import CostMeter
+from benchmark.harness.hashing import config_hash
+from benchmark.harness.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
+from benchmark.harness.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
+
+log = logging.getLogger(__name__)
+REFERENCE_METHOD = "base"
+PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "safetensors", "pandas", "lm_eval")
+
+
+@dataclass
+class RunConfig:
+    suite: str = "tiny"
+    methods: list[str] | None = None
+    tasks: list[str] | None = None
+    seeds: int = 3
+    out: Path = Path("results")
+    force: bool = False
+    rebuild: bool = False
+    keep_models: bool = False
+    cache_dir: Path | None = None
+    method_configs: dict = field(default_factory=dict)  # method name -> Config instance
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+
+
+def resolve(names: list[str] | None, default: list[str], registry, flag: str) -> list[str]:
+    """Validate all names at once so one message lists every unknown one."""
+    names = list(default) if names is None else names
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        described = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, registry.names(), n=1)
+            described.append(repr(name) + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise RegistryError(f"{flag}: unknown {registry.kind}(s) {', '.join(described)}; "
+                            f"choices: {', '.join(registry.names())}")
+    if not names:
+        raise RegistryError(f"{flag}: no {registry.kind}s selected")
+    return names
+
+
+def environment() -> dict:
+    versions = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return versions
+
+
+def git_revision() -> str | None:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "") if rev.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run(cfg: RunConfig):
+    """Run every missing cell, then rebuild and return the leaderboard (a pandas DataFrame)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from benchmark.harness import suites as _suites  # noqa: F401  (registers the built-in suites)
+    from benchmark.harness.evaluate import evaluate, generate_answers
+    from benchmark.harness.leaderboard import write_leaderboard
+    from benchmark.models.tiny import default_cache_dir
+
+    suite = SUITES.get(cfg.suite)
+    method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
+    task_names = resolve(cfg.tasks, list(suite.tasks), TASKS, "--tasks")
+    method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
+    methods: dict[str, Method] = {n: METHODS.get(n)(cfg.method_configs.get(n)) for n in method_names}
+    tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
+    store_root = Path(cfg.out) / suite.name
+    store, shared = ResultStore(store_root), SharedArtifacts(store_root / "artifacts")
+    versions, revision = environment(), git_revision()
+    corpus_tasks = [TASKS.get(n)() for n in suite.tasks]
+
+    cells = [(f, t, s, m) for f in suite.families for t in task_names for s in range(cfg.seeds) for m in method_names]
+    pairs = {}
+    done = ran = 0
+    bar = tqdm(cells, desc=f"cells ({suite.name})", unit="cell")
+    for family_name, task_name, seed, method_name in bar:
+        if family_name not in pairs:
+            family = FAMILIES.get(family_name)()
+            pairs[family_name] = family.prepare(FamilyContext(corpus_tasks, Path(cfg.cache_dir or default_cache_dir()),
+                                                              cfg.rebuild))
+        pair, task, method = pairs[family_name], tasks[task_name], methods[method_name]
+        key = CellKey(suite.name, family_name, method_name, task_name, seed)
+        bar.set_postfix_str(key.label())
+        cell_config = {
+            "cell": asdict(key), "family_build": pair.build_hash, "sampler": asdict(pair.sampler),
+            "method": {"name": method_name, "config": method.config_dict()},
+            "task": {"name": task_name, "version": task.version},
+            "budget": asdict(suite.budget), "sizes": {"train": suite.n_train, "heldout": suite.n_heldout,
+                                                      "eval": suite.n_eval},
+        }
+        cfg_hash = config_hash(cell_config)
+        if not cfg.force and store.is_done(key, cfg_hash):
+            done += 1
+            continue
+        data = task.build(seed, suite.n_train, suite.n_heldout, suite.n_eval)
+        base_samples = None
+        if method_name != REFERENCE_METHOD:
+            base_samples = store.samples(CellKey(suite.name, family_name, REFERENCE_METHOD, task_name, seed))
+        workdir = Path(tempfile.mkdtemp(prefix=f".work-{method_name}-", dir=store_root))
+        try:
+            torch.manual_seed(seed)
+            with CostMeter() as align_cost:
+                ctx = AlignContext(pair, task, data, suite.budget, seed, workdir, shared, align_cost)
+                aligned = method.align(ctx)
+            with CostMeter() as eval_cost:
+                answers = generate_answers(aligned, pair, [i.prompt for i in data.eval], seed)
+            metrics, samples = evaluate(task, data.eval, answers, base_samples)
+            record = {
+                "schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": cell_config,
+                "metrics": metrics, "n_eval": len(data.eval), "model_kind": aligned.kind, "info": aligned.info,
+                "cost": {"align": align_cost.to_dict(), "eval": eval_cost.to_dict()},
+                "versions": versions, "git_revision": revision, "created": datetime.now(timezone.utc).isoformat(),
+            }
+            store.write(key, record, samples)
+            ran += 1
+            main = task.metrics[0].name
+            log.info("%s: %s=%.1f win=%s (%.1fs)", key.label(), main, metrics[main]["value"],
+                     f"{metrics['win_rate']['value']:.1f}" if "win_rate" in metrics else "-", align_cost.wall_s)
+        finally:
+            if cfg.keep_models:
+                keep = store_root / "models" / key.label()
+                shutil.rmtree(keep, ignore_errors=True)
+                keep.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(workdir), keep)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+    bar.close()
+    log.info("%d cell(s) run, %d already done", ran, done)
+    start = time.perf_counter()
+    board = write_leaderboard(store_root)
+    log.info("leaderboard rebuilt in %.2fs", time.perf_counter() - start)
+    return board

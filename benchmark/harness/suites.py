@@ -1,0 +1,32 @@
+"""Suites: which families, tasks and methods run together, and under what shared budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmark.harness.api import Budget
+from benchmark.harness.registry import register_suite
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    families: tuple[str, ...]
+    tasks: tuple[str, ...]
+    methods: tuple[str, ...] | None = None  # None: every registered method
+    budget: Budget = field(default_factory=Budget)
+    n_eval: int = 48  # evaluation prompts per (task, seed)
+    n_heldout: int = 64  # held-out preference pairs per (task, seed), e.g. for choosing gamma
+
+    @property
+    def n_train(self) -> int:
+        return self.budget.steps * self.budget.batch_size  # one epoch over fresh pairs
+
+
+register_suite("tiny", Suite(
+    name="tiny",
+    description="embedded ~1M-param Qwen2 family and three synthetic tasks; offline, minutes on a laptop",
+    families=("tiny",),
+    tasks=("arith", "facts", "listing"),
+))

@@ -1,0 +1,1 @@
+"""Model families (AR + DLLM pairs), batching conventions and the diffusion sampler."""
