@@ -1,7 +1,6 @@
 """What a cell cost: wall seconds, model forward passes, tokens processed, peak resident memory.
 
-Forward passes are counted by a global module hook on every ``transformers`` model call that returns
-logits, so methods need no bookkeeping of their own (trl, our trainers and ``generate`` are all seen).
+Forward passes are counted by a global module hook on every call of a top-level ``transformers`` LM, so methods need no bookkeeping of their own (trl, our trainers and ``generate`` are all seen).
 """
 
 from __future__ import annotations
@@ -44,19 +43,22 @@ class CostMeter:
         self.peak_is_per_stage = False
         self.reused: list[dict] = []
 
-    def _hook(self, module, args, output) -> None:
-        from transformers import PreTrainedModel
+    def _hook(self, module, args, kwargs, output) -> None:
+        from transformers import GenerationMixin, PreTrainedModel
 
-        logits = getattr(output, "logits", None)
-        if logits is not None and isinstance(module, PreTrainedModel):
+        # Only the top-level LM counts (not its inner decoder, not peft wrappers around it).
+        if isinstance(module, PreTrainedModel) and isinstance(module, GenerationMixin):
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            if ids is None:
+                ids = kwargs.get("inputs_embeds")
             self.forward_passes += 1
-            self.tokens += int(logits.shape[0] * logits.shape[1])
+            self.tokens += int(ids.shape[0] * ids.shape[1]) if ids is not None and ids.dim() >= 2 else 0
 
     def __enter__(self) -> CostMeter:
         import torch
 
         self.peak_is_per_stage = _reset_peak_rss()
-        self._handle = torch.nn.modules.module.register_module_forward_hook(self._hook)
+        self._handle = torch.nn.modules.module.register_module_forward_hook(self._hook, with_kwargs=True)
         self._t0 = time.perf_counter()
         return self
 

@@ -34,7 +34,7 @@ def collect(store_root: Path):
     rows = []
     for _, rec in ResultStore(store_root).records():
         cell, metrics = rec["cell"], rec["metrics"]
-        main = next(iter(k for k in metrics if k != "win_rate"))
+        main = rec["main_metric"]
         rows.append({
             "family": cell["family"], "method": cell["method"], "task": cell["task"], "seed": cell["seed"],
             "score": metrics[main]["value"], "win": metrics.get("win_rate", {}).get("value", float("nan")),

@@ -101,6 +101,7 @@ def run(cfg: RunConfig):
     methods: dict[str, Method] = {n: METHODS.get(n)(cfg.method_configs.get(n)) for n in method_names}
     tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
     store_root = Path(cfg.out) / suite.name
+    store_root.mkdir(parents=True, exist_ok=True)
     store, shared = ResultStore(store_root), SharedArtifacts(store_root / "artifacts")
     versions, revision = environment(), git_revision()
     corpus_tasks = [TASKS.get(n)() for n in suite.tasks]
@@ -143,7 +144,7 @@ def run(cfg: RunConfig):
             metrics, samples = evaluate(task, data.eval, answers, base_samples)
             record = {
                 "schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": cell_config,
-                "metrics": metrics, "n_eval": len(data.eval), "model_kind": aligned.kind, "info": aligned.info,
+                "metrics": metrics, "main_metric": task.metrics[0].name, "n_eval": len(data.eval), "model_kind": aligned.kind, "info": aligned.info,
                 "cost": {"align": align_cost.to_dict(), "eval": eval_cost.to_dict()},
                 "versions": versions, "git_revision": revision, "created": datetime.now(timezone.utc).isoformat(),
             }
