@@ -14,9 +14,9 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmark.align.lora import LoraSettings
 from benchmark.harness.api import AlignContext
 from benchmark.harness.hashing import config_hash
-from benchmark.align.lora import LoraSettings
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,12 @@ class ElboDPOConfig(TrainingArguments):
     beta: float = field(default=0.1, metadata={"help": "DPO inverse temperature (LLaDA 1.5 uses 0.2)."})
     n_t: int = field(default=1, metadata={"help": "Timesteps per ELBO estimate."})
     n_yt: int = field(default=1, metadata={"help": "Masks per timestep; budget n = n_t * n_yt."})
-    antithetic: bool = field(default=False, metadata={"help": "Share timesteps and masks between policy and reference."})
+    antithetic: bool = field(default=False,
+                             metadata={"help": "Share timesteps and masks between policy and reference."})
     elbo_form: str = field(default="exact_l", metadata={"help": "'exact_l' (L/l weights) or 'continuous' (1/t)."})
     stratified: bool = field(default=True, metadata={"help": "Stratify timesteps over [0, 1)."})
-    sft_weight: float = field(default=0.0, metadata={"help": "Weight of an SFT term on chosen responses (LLaDA 1.5: 0.05)."})
+    sft_weight: float = field(default=0.0,
+                              metadata={"help": "Weight of an SFT term on chosen responses (LLaDA 1.5: 0.05)."})
     region_len: int = field(default=8, metadata={"help": "Response region R of the DLLM."})
     max_rows: int | None = field(default=None, metadata={"help": "Rows per forward call (memory cap)."})
     remove_unused_columns: bool = False

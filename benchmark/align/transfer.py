@@ -53,7 +53,8 @@ def lora_task_vector(adapter_dir: str | Path) -> dict[str, torch.Tensor]:
         if b_name not in tensors:
             problems.append(f"{name} has no matching {b_name}")
             continue
-        target = name.removeprefix(PEFT_PREFIX).replace(".lora_A.weight", ".weight").replace(".lora_A.default.weight", ".weight")
+        target = name.removeprefix(PEFT_PREFIX)
+        target = target.replace(".lora_A.default.weight", ".weight").replace(".lora_A.weight", ".weight")
         delta = tensors[b_name].float() @ a.float() * scale  # [out, r] @ [r, in] -> [out, in]
         if not torch.isfinite(delta).all():
             problems.append(f"{name}: the delta contains NaN or inf")

@@ -1,6 +1,7 @@
 """What a cell cost: wall seconds, model forward passes, tokens processed, peak resident memory.
 
-Forward passes are counted by a global module hook on every call of a top-level ``transformers`` LM, so methods need no bookkeeping of their own (trl, our trainers and ``generate`` are all seen).
+Forward passes are counted by a global module hook on every call of a top-level ``transformers`` LM,
+so methods need no bookkeeping of their own (trl, our trainers and ``generate`` are all seen).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ never imports ``baselines`` or ``tasks`` by name: it reads the entry-point group
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -119,7 +120,10 @@ def load_plugin_file(path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise PluginError(f"--plugins: no such file: {path}")
-    module_name = f"benchmark_plugin_{path.stem}_{abs(hash(str(path.resolve())))}"
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"benchmark_plugin_{path.stem}_{digest}"
+    if module_name in sys.modules:  # already loaded: registering again would be a duplicate
+        return
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise PluginError(f"--plugins: {path} is not an importable Python file")

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -144,9 +144,10 @@ def run(cfg: RunConfig):
             metrics, samples = evaluate(task, data.eval, answers, base_samples)
             record = {
                 "schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": cell_config,
-                "metrics": metrics, "main_metric": task.metrics[0].name, "n_eval": len(data.eval), "model_kind": aligned.kind, "info": aligned.info,
+                "metrics": metrics, "main_metric": task.metrics[0].name, "n_eval": len(data.eval),
+                "model_kind": aligned.kind, "info": aligned.info,
                 "cost": {"align": align_cost.to_dict(), "eval": eval_cost.to_dict()},
-                "versions": versions, "git_revision": revision, "created": datetime.now(timezone.utc).isoformat(),
+                "versions": versions, "git_revision": revision, "created": datetime.now(UTC).isoformat(),
             }
             store.write(key, record, samples)
             ran += 1

@@ -12,7 +12,8 @@ a temporary file and ``os.replace``, so a killed run leaves either the old recor
 Record schema (``schema`` 1):
     cell: {suite, family, method, task, seed}; config_hash: hash of ``config``; config: everything that
     determines the result; metrics: {name: {value, stderr, display, higher_is_better}} in percent,
-    including ``win_rate`` against the base model; main_metric: the leaderboard score; n_eval; cost: {align, eval} (see CostMeter);
+    including ``win_rate`` against the base model; main_metric: the leaderboard score; n_eval;
+    cost: {align, eval} (see CostMeter);
     versions: package versions; git_revision; created (UTC ISO time).
 """
 

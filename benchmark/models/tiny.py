@@ -136,7 +136,7 @@ class TinyFamily(Family):
         key = {"family": self.name, "config": asdict(self.config),
                "tasks": [(t.name, t.version) for t in corpus_tasks]}
         digest = config_hash(key)
-        final = ctx.cache_dir / "families" / f"tiny-{digest}"
+        final = ctx.cache_dir / "families" / f"{self.name}-{digest}"
         if ctx.rebuild and final.exists():
             shutil.rmtree(final)
         if not (final / "build.json").exists():
@@ -145,7 +145,7 @@ class TinyFamily(Family):
             if not corpus:
                 raise ValueError("the tiny family needs at least one task with a text corpus (Task.corpus)")
             final.parent.mkdir(parents=True, exist_ok=True)
-            log.info("building tiny family %s (one-off, cached at %s)", digest, final)
+            log.info("building %s family %s (one-off, cached at %s)", self.name, digest, final)
             tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
             try:
                 build_tiny_family(self.config, corpus, tmp)

@@ -1,0 +1,48 @@
+"""Command-line behaviour: clear errors, listing, leaderboard rebuild."""
+
+import json
+
+import pytest
+
+from benchmark.cli import main
+from tests.conftest import PLUGINS
+
+
+def test_unknown_method_and_task(capsys, tmp_path):
+    assert main(["run", "--methods", "ar-mapp,nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown method(s) 'ar-mapp' (did you mean 'ar-map'?), 'nope'" in err
+    assert "choices: " in err and "elbo-dpo" in err
+    assert main(["run", "--tasks", "arithm", "--out", str(tmp_path)]) == 2
+    assert "unknown task(s) 'arithm' (did you mean 'arith'?)" in capsys.readouterr().err
+    assert not (tmp_path / "tiny").exists(), "nothing is written for a bad command"
+
+
+def test_plugin_that_fails_to_import(capsys, tmp_path):
+    bad = tmp_path / "broken.py"
+    bad.write_text("raise RuntimeError('boom at import')\n")
+    assert main(["--plugins", str(bad), "list"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "boom at import" in err
+
+
+def test_list_json(capsys):
+    assert main(["--plugins", str(PLUGINS / "constant_method.py"), "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {"methods", "tasks", "families", "suites"} <= set(listing)
+    assert {"base", "ar-dpo", "ar-map", "elbo-dpo", "plugin-copy"} <= set(listing["methods"])
+    assert {"arith", "facts", "listing"} <= set(listing["tasks"])
+    assert "tiny" in listing["families"] and "tiny" in listing["suites"]
+
+
+def test_bad_flag_values():
+    with pytest.raises(SystemExit) as err:
+        main(["run", "--seeds", "0"])
+    assert err.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["run", "--all", "--methods", "base"])
+
+
+def test_leaderboard_without_results(capsys, tmp_path):
+    assert main(["leaderboard", "--out", str(tmp_path)]) == 2
+    assert "no results" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+"""The diffusion sampler fills every mask; block mode fills blocks strictly left to right."""
+
+import pytest
+import torch
+
+from benchmark.harness.api import SamplerSettings
+from benchmark.models.batching import diffusion_batch
+from benchmark.models.loading import load_model, load_tokenizer
+from benchmark.models.sampler import diffusion_generate
+
+
+@pytest.fixture()
+def setup(micro_pair):
+    model, tok = load_model(micro_pair.dllm_path, "dllm"), load_tokenizer(micro_pair.dllm_path)
+    prompts = [micro_pair.format_prompt(p) for p in ("what is 1 plus 2 ?", "list two fruits without fig",
+                                                     "what color is bama ?")]
+    return model, tok, diffusion_batch(tok, prompts, None, 8)  # prompts of different lengths: left padding
+
+
+@pytest.mark.parametrize("order", ["confidence", "entropy", "margin", "random", "left_to_right"])
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_no_mask_left(setup, micro_pair, order, temperature):
+    model, tok, batch = setup
+    settings = SamplerSettings(max_new_tokens=8, steps=4, temperature=temperature, order=order)
+    out = diffusion_generate(model, batch, micro_pair.mask_token_id, True, settings, torch.Generator().manual_seed(0))
+    assert not (out == micro_pair.mask_token_id).any()
+    assert torch.equal(out[:, :-8], batch.input_ids[:, :-8]), "the prompt is never changed"
+
+
+def test_block_mode_fills_blocks_left_to_right(setup, micro_pair):
+    model, tok, batch = setup
+    seen = []
+    original = model.forward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["input_ids"][:, -8:].clone())
+        return original(*args, **kwargs)
+
+    model.forward = spy
+    settings = SamplerSettings(max_new_tokens=8, steps=8, block_length=2, order="random")
+    out = diffusion_generate(model, batch, micro_pair.mask_token_id, True, settings, torch.Generator().manual_seed(0))
+    states = seen + [out[:, -8:]]
+    assert len(seen) == 8, "steps are spread over the 4 blocks"
+    for state in states:
+        masked = (state == micro_pair.mask_token_id)  # [b, 8]
+        for k in range(3):
+            later_filled = ~masked[:, 2 * (k + 1):].all(-1)
+            assert not (masked[:, 2 * k: 2 * (k + 1)].any(-1) & later_filled).any(), \
+                "a later block was filled before an earlier one was complete"
+    assert not (states[-1] == micro_pair.mask_token_id).any()
+
+
+def test_block_length_must_divide_the_region(setup, micro_pair):
+    model, _, batch = setup
+    with pytest.raises(ValueError, match="multiple of block_length"):
+        diffusion_generate(model, batch, micro_pair.mask_token_id, True, SamplerSettings(block_length=3))
