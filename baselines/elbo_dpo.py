@@ -7,7 +7,8 @@ References:
       DPO baseline of its Table 1).
 
 Same data, beta, steps, learning rate and LoRA as ``ar-dpo``, so the rows differ only in where the
-preference is learned (AR with exact likelihoods vs DLLM with estimated ones).
+preference is learned (AR with exact likelihoods vs DLLM with estimated ones). ``vrpo`` is this class
+with another estimator configuration.
 """
 
 from __future__ import annotations
@@ -28,32 +29,35 @@ class ElboDPOMethod(Method):
 
     @dataclass(frozen=True)
     class Config:
-        n_t: int = 1
-        n_yt: int = 1
-        antithetic: bool = False
-        sft_weight: float = 0.0
+        n_t: int = 1  # timesteps per estimate
+        n_yt: int = 1  # masks per timestep; budget n = n_t * n_yt
+        antithetic: bool = False  # share noise between policy and reference
+        elbo_form: str = "exact_l"
+        sft_weight: float = 0.0  # LLaDA 1.5 adds 0.05 x SFT loss on chosen responses
+        beta: float | None = None  # None: the suite budget's beta, shared with ar-dpo
         lora: LoraSettings = field(default_factory=LoraSettings)
 
     def align(self, ctx: AlignContext) -> AlignedModel:
         import datasets
+        from peft import get_peft_model
 
         from benchmark.align.elbo_dpo_trainer import ElboDPOConfig, ElboDPOTrainer, PreferenceCollator
         from benchmark.models.loading import load_model, load_tokenizer
 
+        datasets.disable_progress_bars()
         cfg, pair = self.config, ctx.pair
         tokenizer = load_tokenizer(pair.dllm_path)
-        from peft import get_peft_model
-
         model = get_peft_model(load_model(pair.dllm_path, "dllm"), cfg.lora.peft_config())
         rows = [{"prompt": pair.format_prompt(p.prompt), "chosen": p.chosen, "rejected": p.rejected}
                 for p in ctx.data.train]
         args = ElboDPOConfig(
             output_dir=str(ctx.workdir / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
-            max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate, beta=ctx.budget.beta,
+            max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate,
+            beta=ctx.budget.beta if cfg.beta is None else cfg.beta,
             lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, use_cpu=True, bf16=False,
             save_strategy="no", report_to="none", logging_steps=10, dataloader_num_workers=0,
-            n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, sft_weight=cfg.sft_weight,
-            region_len=pair.sampler.max_new_tokens,
+            n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, elbo_form=cfg.elbo_form,
+            sft_weight=cfg.sft_weight, region_len=pair.sampler.max_new_tokens,
         )
         trainer = ElboDPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
                                  data_collator=PreferenceCollator(tokenizer, args.region_len),

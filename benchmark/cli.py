@@ -3,6 +3,7 @@
     python -m benchmark run --all                      # every method x task x 3 seeds on the tiny suite
     python -m benchmark run --methods base,ar-map --tasks arith --seeds 1
     python -m benchmark run --all --plugins my_method.py
+    python -m benchmark reproduce vrpo-ablation --suite tiny --out results [--train]
     python -m benchmark list [--json]
     python -m benchmark leaderboard --out results
 """
@@ -62,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins")
 
+    rep = sub.add_parser("reproduce", help="a paper table, ours beside the published numbers")
+    rep.add_argument("name", choices=["vrpo-ablation"], help="vrpo-ablation: LLaDA 1.5 Table 2 (estimator variance)")
+    rep.add_argument("--suite", default="tiny", help="suite whose family is measured (default: tiny)")
+    rep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results/)")
+    rep.add_argument("--train", action="store_true", help="also train ELBO-DPO with each setting and score it")
+    rep.add_argument("--pairs", type=_positive, default=128, help="preference pairs (paper: 128)")
+    rep.add_argument("--estimates", type=_positive, default=8, help="estimates per pair, K (paper: 8)")
+    rep.add_argument("--cache-dir", type=Path, help="family cache")
+    rep.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins")
+
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
@@ -103,6 +114,16 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from benchmark.harness.reproduce import REPRODUCTIONS
+
+    table = REPRODUCTIONS[args.name](args.suite, args.out, train=args.train, pairs=args.pairs,
+                                     k=args.estimates, cache_dir=args.cache_dir)
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    print(f"written: {args.out / (args.name + '.csv')}")
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
@@ -126,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)
-        handler = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard}[args.command]
+        handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce,
+                   "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (RegistryError, PluginError, DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

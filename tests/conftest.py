@@ -51,3 +51,20 @@ def micro_pair(micro_plugins, cache_dir):
     suite = SUITES.get("micro")
     tasks = [TASKS.get(n)() for n in suite.tasks]
     return FAMILIES.get("micro")().prepare(FamilyContext(tasks, cache_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_cache_dir(tmp_path_factory) -> Path:
+    """Cache of the real tiny family (about 1.5 min to build once); BENCH_TEST_TINY_CACHE reuses one."""
+    preset = os.environ.get("BENCH_TEST_TINY_CACHE")
+    return Path(preset) if preset else tmp_path_factory.mktemp("tiny-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tiny_cache_dir):
+    from benchmark.harness import suites  # noqa: F401
+    from benchmark.harness.api import FamilyContext
+    from benchmark.harness.registry import FAMILIES, SUITES, TASKS
+
+    suite = SUITES.get("tiny")
+    return FAMILIES.get("tiny")().prepare(FamilyContext([TASKS.get(n)() for n in suite.tasks], tiny_cache_dir))

@@ -30,6 +30,42 @@ class ElboError(ValueError):
 
 
 @dataclass(frozen=True)
+class EstimatorConfig:
+    """How one ELBO estimate spends its budget: n = n_t timesteps x n_yt masks per timestep.
+
+    VRPO's optimal allocation is n_t = n, n_yt = 1; ``antithetic`` shares the noise between the policy
+    and the reference scoring the same response (never between chosen and rejected).
+    """
+
+    n: int = 1
+    n_t: int = 1
+    n_yt: int = 1
+    antithetic: bool = False
+    form: Form = "exact_l"
+    stratified: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ElboError(f"ELBO budget n must be >= 1, got n={self.n}")
+        if self.n_t < 1 or self.n_yt < 1:
+            raise ElboError(f"n_t and n_yt must be >= 1, got n_t={self.n_t}, n_yt={self.n_yt}")
+        if self.n_t * self.n_yt != self.n:
+            raise ElboError(f"n_t x n_yt = {self.n_t} x {self.n_yt} = {self.n_t * self.n_yt} differs from "
+                            f"the budget n = {self.n}")
+        if self.form not in ("exact_l", "continuous"):
+            raise ElboError(f"unknown ELBO form {self.form!r}; choose 'exact_l' or 'continuous'")
+
+    def draw(self, response_mask: torch.Tensor, generator: torch.Generator | None = None) -> ElboNoise:
+        return sample_noise(response_mask, self.n_t, self.n_yt, self.form, self.stratified, generator)
+
+    def draw_pair(self, response_mask: torch.Tensor, generator: torch.Generator | None = None
+                  ) -> tuple[ElboNoise, ElboNoise]:
+        """Noise for (policy, reference): one shared draw if antithetic, else two independent ones."""
+        policy = self.draw(response_mask, generator)
+        return policy, policy if self.antithetic else self.draw(response_mask, generator)
+
+
+@dataclass(frozen=True)
 class ElboNoise:
     """Sampled timesteps and masks for n = n_t * n_yt estimates of each of b sequences.
 

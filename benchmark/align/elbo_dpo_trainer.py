@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
-from benchmark.align.elbo import elbo, sample_noise
+from benchmark.align.elbo import EstimatorConfig, elbo
 from benchmark.models.batching import SequenceBatch, diffusion_batch
 
 
@@ -63,8 +63,8 @@ class ElboDPOTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.mask_token_id, self.shift = mask_token_id, shift
         cfg = self.args
-        if cfg.n_t < 1 or cfg.n_yt < 1:
-            raise ValueError(f"n_t={cfg.n_t} and n_yt={cfg.n_yt} must both be >= 1")
+        self.estimator = EstimatorConfig(cfg.n_t * cfg.n_yt, cfg.n_t, cfg.n_yt, cfg.antithetic, cfg.elbo_form,
+                                         cfg.stratified)
         if not hasattr(self.model, "disable_adapter"):
             raise ValueError("ElboDPOTrainer needs a peft model: the reference is the policy with the adapter off")
 
@@ -75,9 +75,7 @@ class ElboDPOTrainer(Trainer):
                               inputs["response_mask"])
         b = batch.input_ids.shape[0] // 2
         # 2. Noise: shared between policy and reference (antithetic) or drawn twice.
-        draw = lambda: sample_noise(batch.response_mask, cfg.n_t, cfg.n_yt, cfg.elbo_form, cfg.stratified)  # noqa: E731
-        noise_policy = draw()
-        noise_ref = noise_policy if cfg.antithetic else draw()
+        noise_policy, noise_ref = self.estimator.draw_pair(batch.response_mask)
         # 3. ELBO estimates [2b] under the policy (with grad) and the reference (adapter off, no grad).
         b_policy = elbo(model, batch, noise_policy, self.mask_token_id, self.shift, cfg.max_rows)
         with torch.no_grad(), _adapter_off(model):

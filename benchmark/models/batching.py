@@ -73,6 +73,9 @@ def diffusion_batch(tokenizer, prompts: list[str], responses: list[str] | None, 
     else:
         if len(responses) != b:
             raise ValueError(f"{b} prompts but {len(responses)} responses")
+        empty = [i for i, r in enumerate(responses) if not r.strip()]
+        if empty:
+            raise ValueError(f"responses {empty} are empty: there is nothing to score or train on")
         region = torch.tensor([response_region(tokenizer, r, region_len) for r in responses], dtype=torch.long)
     input_ids = torch.cat([ids, region], dim=1)  # [b, p + R]
     attention_mask = torch.cat([attn, torch.ones(b, region_len, dtype=torch.long)], dim=1)
