@@ -18,7 +18,7 @@ def write_cell(root, method, task, seed, score, win=None):
     path.write_text(json.dumps({
         "cell": {"suite": "s", "family": "fam", "method": method, "task": task, "seed": seed},
         "metrics": metrics, "main_metric": "score",
-        "cost": {"align": {"wall_s": 2.0 * seed, "forward_passes": 10}, "eval": {}},
+        "cost": {"align": {"wall_s": 2.0 * seed, "forward_passes": 10, "tokens": 1000}, "eval": {}},
     }, sort_keys=True))
 
 

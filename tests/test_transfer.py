@@ -54,16 +54,16 @@ def test_gamma_scales_the_delta_linearly(micro_pair, adapter, tmp_path):
     merge_task_vector(micro_pair.dllm_path, deltas, 2.0, tmp_path / "g2")
     base = load_file(micro_pair.dllm_path / "model.safetensors")
     two = load_file(tmp_path / "g2" / "model.safetensors")
-    name = next(iter(deltas))
+    name = next(iter(deltas.shapes))
     assert torch.allclose(two[name] - base[name], 2.0 * deltas[name], atol=1e-5)
 
 
 def test_shape_mismatch_is_reported_and_nothing_written(micro_pair, adapter, tmp_path):
     adapter_dir, _ = adapter
     deltas = lora_task_vector(adapter_dir)
-    name = next(iter(deltas))
-    deltas[name] = deltas[name][:, :-1]
-    deltas["model.layers.99.mlp.up_proj.weight"] = torch.zeros(2, 2)
+    name = next(iter(deltas.shapes))
+    deltas.shapes[name] = (deltas.shapes[name][0], deltas.shapes[name][1] - 1)
+    deltas.shapes["model.layers.99.mlp.up_proj.weight"] = (2, 2)
     with pytest.raises(TransferError) as err:
         merge_task_vector(micro_pair.dllm_path, deltas, 1.0, tmp_path / "out")
     assert name in str(err.value) and "layers.99" in str(err.value) and "2 problem(s)" in str(err.value)
@@ -89,7 +89,7 @@ def test_adapter_folder_without_config(tmp_path):
         lora_task_vector(tmp_path)
 
 
-def test_nan_in_delta_is_refused(adapter, tmp_path):
+def test_nan_in_delta_is_refused(micro_pair, adapter, tmp_path):
     from safetensors.torch import save_file
 
     adapter_dir, _ = adapter
@@ -98,4 +98,5 @@ def test_nan_in_delta_is_refused(adapter, tmp_path):
     tensors[name][0, 0] = float("nan")
     save_file(tensors, adapter_dir / "adapter_model.safetensors")
     with pytest.raises(TransferError, match="NaN or inf"):
-        lora_task_vector(adapter_dir)
+        merge_task_vector(micro_pair.dllm_path, lora_task_vector(adapter_dir), 1.0, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

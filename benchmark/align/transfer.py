@@ -1,35 +1,92 @@
-"""Stage II of AR-MAP: add a scaled AR task vector to a DLLM of the same architecture.
+"""Stage II of AR-MAP: add a scaled AR task vector to a DLLM of the same architecture, shard by shard.
 
 References:
     - AR-MAP, arXiv 2602.02178: merged DLLM = W_DLLM + gamma * tau, tau = W_AR_aligned - W_AR_base;
       for a LoRA teacher, tau = (B @ A) * alpha / r per adapted linear weight, computed in fp32.
 
-The merge is strict: every delta must land on a student tensor of the same name and shape, and every
-mismatch is reported in one error before anything is written. It works shard by shard (one student
-shard in memory at a time), writes into a temporary folder and renames it into place.
+Command line (``python -m benchmark transfer --help``)::
+
+    python -m benchmark transfer --student DREAM_DIR --lora ADAPTER_DIR --gamma 6 --out MERGED_DIR
+    python -m benchmark transfer --student DIR --aligned AR_DPO_DIR --base AR_DIR --gamma 1 --out DIR
+
+The merge is strict: before anything is written, every delta must map (through a key profile) onto a
+student tensor of the same shape, and the configs must agree on layers, heads, hidden size and
+vocabulary; every mismatch is reported in one error (``allow_partial`` merges what matches and lists
+the rest in the manifest). Deltas are computed one tensor at a time, so memory holds one student shard
+plus the delta being added. Output goes to a temporary folder that is renamed into place.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 import shutil
+import struct
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from benchmark.harness.registry import Registry
+
 PEFT_PREFIX = "base_model.model."
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+CONFIG_FIELDS = ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size",
+                 "intermediate_size", "vocab_size")
 
 
 class TransferError(ValueError):
     """Incompatible or malformed checkpoints; the message lists every problem found."""
 
 
-def lora_task_vector(adapter_dir: str | Path) -> dict[str, torch.Tensor]:
-    """tau per student weight name: (B @ A) * scale in fp32, scale = alpha/r (alpha/sqrt(r) with rsLoRA)."""
+# ------------------------------------------------------------------------------------------ key profiles
+KEY_PROFILES: Registry = Registry("key profile")
+"""Teacher tensor name -> student tensor name. Add one with ``KEY_PROFILES.register("name", fn)``."""
+
+
+def _identity(name: str) -> str:
+    return name
+
+
+# Dream-v0 keeps Qwen2.5's module names and SDAR keeps Qwen3's (checked against their index files), so
+# both are the identity after the peft prefix is stripped; they are named profiles so that a renamed
+# release needs one new function, not a code change here.
+KEY_PROFILES.register("identity", _identity)
+KEY_PROFILES.register("qwen2.5-dream", _identity)
+KEY_PROFILES.register("qwen3-sdar", _identity)
+KEY_PROFILES.register("tiny", _identity)
+
+
+def peft_to_base_name(name: str) -> str:
+    """``base_model.model.model.layers.0.self_attn.q_proj.lora_A[.default].weight`` -> ``model.layers.0.self_attn.q_proj.weight``."""
+    name = name.removeprefix(PEFT_PREFIX)
+    return re.sub(r"\.lora_[AB](\.[^.]+)?\.weight$", ".weight", name)
+
+
+# ------------------------------------------------------------------------------------------ task vectors
+@dataclass
+class TaskVector:
+    """Lazily computed fp32 deltas keyed by student tensor name; ``shapes`` is known up front."""
+
+    shapes: dict[str, tuple[int, ...]]
+    compute: Callable[[str], torch.Tensor]
+    source: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        delta = self.compute(name)
+        if not torch.isfinite(delta).all():
+            raise TransferError(f"{self.source.get('path', 'task vector')}: the delta of {name} contains NaN or inf")
+        return delta
+
+
+def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> TaskVector:
+    """tau per student weight: (B @ A) * scale in fp32, scale = alpha/r (alpha/sqrt(r) with rsLoRA)."""
     from safetensors.torch import load_file
 
     adapter_dir = Path(adapter_dir)
@@ -37,108 +94,245 @@ def lora_task_vector(adapter_dir: str | Path) -> dict[str, torch.Tensor]:
     if not cfg_file.is_file():
         raise TransferError(f"{adapter_dir}: no adapter_config.json (not a peft LoRA adapter folder)")
     if not weights.is_file():
-        raise TransferError(f"{adapter_dir}: no adapter_model.safetensors")
-    cfg = json.loads(cfg_file.read_text())
+        pickled = adapter_dir / "adapter_model.bin"
+        extra = f" ({pickled.name} is a pickle; convert it to safetensors)" if pickled.is_file() else ""
+        raise TransferError(f"{adapter_dir}: no adapter_model.safetensors{extra}")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise TransferError(f"{cfg_file}: invalid JSON ({exc.msg})") from exc
     if cfg.get("peft_type", "LORA") != "LORA":
-        raise TransferError(f"{cfg_file}: field 'peft_type' is {cfg.get('peft_type')!r}, only LORA is supported")
+        raise TransferError(f"{cfg_file}: field 'peft_type' is {cfg.get('peft_type')!r}; only LORA is supported")
+    for key in ("r", "lora_alpha"):
+        if not isinstance(cfg.get(key), int | float):
+            raise TransferError(f"{cfg_file}: field {key!r} is missing or not a number")
     r, alpha = cfg["r"], cfg["lora_alpha"]
     scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
-    tensors = load_file(weights)
-    deltas: dict[str, torch.Tensor] = {}
+    tensors = _load_safetensors(weights, load_file)
+    to_student = KEY_PROFILES.get(profile)
+    pairs: dict[str, tuple[str, str]] = {}
     problems = []
-    for name, a in tensors.items():
+    for name in tensors:
         if ".lora_A." not in name:
             continue
         b_name = name.replace(".lora_A.", ".lora_B.")
         if b_name not in tensors:
             problems.append(f"{name} has no matching {b_name}")
             continue
-        target = name.removeprefix(PEFT_PREFIX)
-        target = target.replace(".lora_A.default.weight", ".weight").replace(".lora_A.weight", ".weight")
-        delta = tensors[b_name].float() @ a.float() * scale  # [out, r] @ [r, in] -> [out, in]
-        if not torch.isfinite(delta).all():
-            problems.append(f"{name}: the delta contains NaN or inf")
-        deltas[target] = delta
+        pairs[to_student(peft_to_base_name(name))] = (name, b_name)
     if problems:
         raise TransferError(f"{weights}: " + "; ".join(problems))
-    if not deltas:
+    if not pairs:
         raise TransferError(f"{weights}: no lora_A/lora_B tensors found")
-    return deltas
+    shapes = {k: (tensors[b].shape[0], tensors[a].shape[1]) for k, (a, b) in pairs.items()}
+
+    def compute(name: str) -> torch.Tensor:
+        a, b = pairs[name]
+        return tensors[b].float() @ tensors[a].float() * scale  # [out, r] @ [r, in] -> [out, in]
+
+    return TaskVector(shapes, compute, {"kind": "lora", "path": str(adapter_dir), "r": r, "alpha": alpha,
+                                        "scale": scale, "fingerprint": fingerprint(weights)})
 
 
-def student_shards(student_dir: Path) -> dict[str, list[str]]:
-    """Shard file -> tensor names, for a sharded (index) or single-file safetensors checkpoint."""
+def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str = "identity",
+                     allow_pickle: bool = False) -> TaskVector:
+    """tau = aligned - base for every tensor that differs in name-space; read one tensor at a time."""
     from safetensors import safe_open
 
-    index = student_dir / INDEX_FILE
-    if index.is_file():
-        weight_map = json.loads(index.read_text()).get("weight_map")
-        if not isinstance(weight_map, dict):
-            raise TransferError(f"{index}: missing field 'weight_map'")
-        shards: dict[str, list[str]] = {}
-        for name, shard in weight_map.items():
-            shards.setdefault(shard, []).append(name)
-        missing = [s for s in shards if not (student_dir / s).is_file()]
-        if missing:
-            raise TransferError(f"{index}: names shard(s) that do not exist: {missing}")
-        return shards
-    single = student_dir / WEIGHTS_FILE
-    if not single.is_file():
-        found = sorted(p.name for p in student_dir.glob("*.bin")) + sorted(p.name for p in student_dir.glob("*.pt"))
-        extra = f" (found pickle checkpoints {found}: convert them to safetensors)" if found else ""
-        raise TransferError(f"{student_dir}: no {WEIGHTS_FILE} or {INDEX_FILE}{extra}")
-    with safe_open(single, "pt") as fh:
-        return {WEIGHTS_FILE: list(fh.keys())}
-
-
-def check_compatible(student_dir: Path, deltas: dict[str, torch.Tensor]) -> dict[str, str]:
-    """Map each delta to its shard; raise one error listing every missing name and shape mismatch."""
-    from safetensors import safe_open
-
-    shards = student_shards(student_dir)
-    where = {name: shard for shard, names in shards.items() for name in names}
-    problems = [f"{name}: not in the student" for name in sorted(deltas) if name not in where]
-    for shard in sorted({where[n] for n in deltas if n in where}):
-        with safe_open(student_dir / shard, "pt") as fh:
-            for name in sorted(n for n in deltas if where.get(n) == shard):
-                shape = tuple(fh.get_slice(name).get_shape())
-                if shape != tuple(deltas[name].shape):
-                    problems.append(f"{name}: student shape {shape} != delta shape {tuple(deltas[name].shape)}")
+    aligned, base = Checkpoint(aligned_dir, allow_pickle), Checkpoint(base_dir, allow_pickle)
+    problems = [f"{n}: in {aligned.path} but not in {base.path}" for n in aligned.names if n not in base.names]
+    problems += [f"{n}: shape {aligned.shapes[n]} in {aligned.path} but {base.shapes[n]} in {base.path}"
+                 for n in aligned.names if n in base.names and aligned.shapes[n] != base.shapes[n]]
     if problems:
-        raise TransferError(f"cannot merge into {student_dir}: {len(problems)} problem(s): " + "; ".join(problems))
-    return {name: where[name] for name in deltas}
+        raise TransferError(f"aligned and base checkpoints differ: {len(problems)} problem(s): " + "; ".join(problems))
+    to_student = KEY_PROFILES.get(profile)
+    teacher_of = {to_student(n): n for n in aligned.names}
+
+    def compute(name: str) -> torch.Tensor:
+        t = teacher_of[name]
+        with safe_open(aligned.file_of(t), "pt") as fa, safe_open(base.file_of(t), "pt") as fb:
+            return fa.get_tensor(t).float() - fb.get_tensor(t).float()
+
+    return TaskVector({s: aligned.shapes[t] for s, t in teacher_of.items()}, compute,
+                      {"kind": "full", "aligned": str(aligned.path), "base": str(base.path),
+                       "fingerprint": {"aligned": aligned.fingerprint(), "base": base.fingerprint()}})
 
 
-def merge_task_vector(student_dir: str | Path, deltas: dict[str, torch.Tensor], gamma: float,
-                      out_dir: str | Path, overwrite: bool = False) -> dict:
-    """Write ``student + gamma * delta`` to ``out_dir`` (fp32 arithmetic, cast back); return a manifest."""
+# ------------------------------------------------------------------------------------------ checkpoints
+class Checkpoint:
+    """A safetensors checkpoint folder, single-file or sharded, read through its headers only."""
+
+    def __init__(self, path: str | Path, allow_pickle: bool = False) -> None:
+        from safetensors import safe_open
+
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise TransferError(f"{self.path}: no such checkpoint folder")
+        index = self.path / INDEX_FILE
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text()).get("weight_map")
+            except json.JSONDecodeError as exc:
+                raise TransferError(f"{index}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(weight_map, dict) or not weight_map:
+                raise TransferError(f"{index}: missing or empty field 'weight_map'")
+            self.shards: dict[str, list[str]] = {}
+            for name, shard in weight_map.items():
+                self.shards.setdefault(shard, []).append(name)
+            missing = [s for s in self.shards if not (self.path / s).is_file()]
+            if missing:
+                raise TransferError(f"{index}: names shard file(s) that do not exist: {missing}")
+        elif (self.path / WEIGHTS_FILE).is_file():
+            self.shards = {WEIGHTS_FILE: None}  # names read from the header below
+        else:
+            pickles = sorted(p.name for p in self.path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+            if pickles and not allow_pickle:
+                raise TransferError(f"{self.path}: only pickle checkpoints {pickles}; pickles can run code when "
+                                    "loaded. Convert them to safetensors (or pass --allow-pickle to accept the risk)")
+            if pickles:
+                raise TransferError(f"{self.path}: pickle checkpoints are accepted but not merged in place; "
+                                    "convert them with `transformers` save_pretrained(safe_serialization=True)")
+            raise TransferError(f"{self.path}: no {WEIGHTS_FILE} or {INDEX_FILE}")
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        for shard in list(self.shards):
+            try:
+                with safe_open(self.path / shard, "pt") as fh:
+                    names = list(fh.keys())
+                    for n in names:
+                        self.shapes[n] = tuple(fh.get_slice(n).get_shape())
+            except Exception as exc:  # safetensors raises its own error types for truncated files
+                raise TransferError(f"{self.path / shard}: unreadable safetensors file ({exc})") from exc
+            if self.shards[shard] is None:
+                self.shards[shard] = names
+            else:
+                absent = sorted(set(self.shards[shard]) - set(names))
+                if absent:
+                    raise TransferError(f"{self.path / INDEX_FILE}: maps {absent[:3]} to {shard}, which lacks them")
+        self.names = list(self.shapes)
+        self._file_of = {n: self.path / s for s, names in self.shards.items() for n in names}
+
+    def file_of(self, name: str) -> Path:
+        return self._file_of[name]
+
+    def config(self) -> dict:
+        cfg = self.path / "config.json"
+        return json.loads(cfg.read_text()) if cfg.is_file() else {}
+
+    def fingerprint(self) -> str:
+        """sha256 over each shard's name, size and header (not its data: hashing GBs would double the I/O)."""
+        digest = hashlib.sha256()
+        for shard in sorted(self.shards):
+            digest.update(shard.encode())
+            digest.update(fingerprint(self.path / shard).encode())
+        return digest.hexdigest()[:16]
+
+
+def fingerprint(path: Path) -> str:
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        header_len = struct.unpack("<Q", raw)[0] if len(raw) == 8 else 0
+        header = fh.read(min(header_len, 100_000_000))
+    return hashlib.sha256(raw + header + str(path.stat().st_size).encode()).hexdigest()[:16]
+
+
+def _load_safetensors(path: Path, load_file):
+    try:
+        return load_file(path)
+    except Exception as exc:
+        raise TransferError(f"{path}: unreadable safetensors file ({exc})") from exc
+
+
+# ------------------------------------------------------------------------------------------ merge
+@dataclass(frozen=True)
+class Gammas:
+    """Scale per tensor: ``attn`` for self-attention weights, ``mlp`` for MLP weights, else ``default``."""
+
+    default: float
+    attn: float | None = None
+    mlp: float | None = None
+
+    def of(self, name: str) -> float:
+        if self.attn is not None and ".self_attn." in name:
+            return self.attn
+        if self.mlp is not None and ".mlp." in name:
+            return self.mlp
+        return self.default
+
+    def __post_init__(self) -> None:
+        for g in (self.default, self.attn, self.mlp):
+            if g is not None and not math.isfinite(g):
+                raise TransferError(f"gamma must be finite, got {g}")
+
+
+def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dict | None = None,
+                     allow_partial: bool = False) -> tuple[list[str], list[str]]:
+    """(names to merge, names skipped). Raises one error listing every mismatch unless ``allow_partial``."""
+    problems, skipped, merge = [], [], []
+    if teacher_config:
+        student_config = student.config()
+        for key in CONFIG_FIELDS:
+            if key in teacher_config and key in student_config and teacher_config[key] != student_config[key]:
+                problems.append(f"config {key}: teacher {teacher_config[key]} != student {student_config[key]}")
+    for name in sorted(delta.shapes):
+        if name not in student.shapes:
+            skipped.append(f"{name}: not in the student")
+        elif tuple(student.shapes[name]) != tuple(delta.shapes[name]):
+            skipped.append(f"{name}: student shape {student.shapes[name]} != delta shape {delta.shapes[name]}")
+        else:
+            merge.append(name)
+    if problems or (skipped and not allow_partial):
+        found = problems + skipped
+        raise TransferError(f"cannot merge into {student.path}: {len(found)} problem(s): " + "; ".join(found))
+    if not merge:
+        raise TransferError(f"cannot merge into {student.path}: no delta tensor matches the student")
+    return merge, skipped
+
+
+def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float | Gammas, out_dir: str | Path,
+                      overwrite: bool = False, allow_partial: bool = False, teacher_config: dict | None = None,
+                      progress: bool = False) -> dict:
+    """Write ``student + gamma * delta`` to ``out_dir`` (fp32 arithmetic, cast back); return the manifest."""
+    from safetensors import safe_open
     from safetensors.torch import load_file, save_file
+    from tqdm.auto import tqdm
 
+    gammas = gamma if isinstance(gamma, Gammas) else Gammas(float(gamma))
     student_dir, out_dir = Path(student_dir), Path(out_dir)
-    if not math.isfinite(gamma):
-        raise TransferError(f"gamma must be finite, got {gamma}")
     if out_dir.exists() and not overwrite:
         raise TransferError(f"{out_dir} exists; pass overwrite=True (--overwrite) to replace it")
-    placement = check_compatible(student_dir, deltas)
-    shards = student_shards(student_dir)
+    if out_dir.resolve() == student_dir.resolve():
+        raise TransferError(f"{out_dir} is the student folder: the inputs are never modified")
+    student = Checkpoint(student_dir)
+    merge, skipped = check_compatible(student, delta, teacher_config, allow_partial)
+    to_merge = set(merge)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     changed = {}
     try:
-        for item in student_dir.iterdir():  # config, tokenizer, generation config, index
-            if item.is_file() and item.name not in shards:
+        for item in student_dir.iterdir():  # config, tokenizer, generation config, index, ...
+            if item.is_file() and item.name not in student.shards and item.suffix not in PICKLE_SUFFIXES:
                 shutil.copy2(item, tmp / item.name)
-        for shard in shards:
+        for shard, names in tqdm(student.shards.items(), desc="merge shards", disable=not progress):
+            if not to_merge.intersection(names):
+                shutil.copy2(student_dir / shard, tmp / shard)  # untouched shard: a byte copy
+                continue
+            with safe_open(student_dir / shard, "pt") as fh:
+                metadata = fh.metadata()
             tensors = load_file(student_dir / shard)
-            metadata = _metadata(student_dir / shard)
-            for name in (n for n, s in placement.items() if s == shard):
-                w = tensors[name]
-                tensors[name] = (w.float() + gamma * deltas[name]).to(w.dtype)
-                changed[name] = float(deltas[name].norm())
+            for name in names:
+                if name in to_merge:
+                    w, g, d = tensors[name], gammas.of(name), delta[name]
+                    tensors[name] = torch.add(w.float(), d, alpha=g).to(w.dtype)
+                    changed[name] = {"gamma": g, "delta_norm": float(d.norm())}
+                    del d
             save_file(tensors, tmp / shard, metadata=metadata or {"format": "pt"})
             del tensors
-        manifest = {"student": str(student_dir), "gamma": gamma, "changed": changed,
-                    "unchanged": sum(len(v) for v in shards.values()) - len(changed)}
+        manifest = {
+            "student": {"path": str(student_dir), "fingerprint": student.fingerprint()},
+            "task_vector": delta.source, "gamma": {"default": gammas.default, "attn": gammas.attn,
+                                                   "mlp": gammas.mlp},
+            "changed": changed, "skipped": skipped, "unchanged": len(student.names) - len(changed),
+        }
         (tmp / "transfer_manifest.json").write_text(json.dumps(manifest, indent=2))
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -147,10 +341,3 @@ def merge_task_vector(student_dir: str | Path, deltas: dict[str, torch.Tensor], 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
-
-
-def _metadata(path: Path) -> dict | None:
-    from safetensors import safe_open
-
-    with safe_open(path, "pt") as fh:
-        return fh.metadata()

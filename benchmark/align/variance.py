@@ -29,7 +29,8 @@ class VarianceReport:
     var_score: float
     var_loss: float
     var_grad: float
-    forward_passes: int
+    forward_passes: int  # model calls (each processes all n noisy copies of a batch at once)
+    tokens: int  # tokens through the model, n copies included
 
 
 def _rows(batch: SequenceBatch, idx: torch.Tensor) -> SequenceBatch:
@@ -87,4 +88,5 @@ def measure_variance(policy, reference, batch: SequenceBatch, estimator: Estimat
         var_loss=losses.var(dim=0, unbiased=True).mean().item(),
         var_grad=sum(grad_vars) / len(grad_vars),
         forward_passes=meter.forward_passes,
+        tokens=meter.tokens,
     )

@@ -39,9 +39,10 @@ def collect(store_root: Path):
             "family": cell["family"], "method": cell["method"], "task": cell["task"], "seed": cell["seed"],
             "score": metrics[main]["value"], "win": metrics.get("win_rate", {}).get("value", float("nan")),
             "align_s": rec["cost"]["align"]["wall_s"], "align_forwards": rec["cost"]["align"]["forward_passes"],
+            "align_tokens": rec["cost"]["align"].get("tokens", 0),
         })
     return pd.DataFrame(rows, columns=["family", "method", "task", "seed", "score", "win", "align_s",
-                                       "align_forwards"])
+                                       "align_forwards", "align_tokens"])
 
 
 def build_leaderboard(store_root: Path):
@@ -66,6 +67,7 @@ def build_leaderboard(store_root: Path):
         row["seeds"] = int(group["seed"].nunique())
         row["align_s"] = group["align_s"].mean()
         row["align_forwards"] = group["align_forwards"].mean()
+        row["align_tokens"] = group["align_tokens"].mean()
         out.append(row)
     board = pd.DataFrame(out)
     board["rank"] = board.groupby("family")["average"].rank(ascending=False, method="min").astype("Int64")
@@ -78,17 +80,18 @@ def to_markdown(board) -> str:
         return "(no results yet)\n"
     tasks = [c for c in board.columns if f"{c}_ci95" in board.columns and c != "average"]
     fmt = lambda v, ci: "n/a" if v != v else (f"{v:.1f}" if ci != ci else f"{v:.1f} ± {ci:.1f}")  # noqa: E731
-    header = ["rank", "family", "method", *tasks, "average", *[f"{t} win" for t in tasks], "align s", "align fwd"]
+    header = ["rank", "family", "method", *tasks, "average", *[f"{t} win" for t in tasks], "align s", "align fwd", "align ktok"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in board.iterrows():
         cells = [str(r["rank"]), r["family"], r["method"], *[fmt(r[t], r[f"{t}_ci95"]) for t in tasks],
                  fmt(r["average"], r["average_ci95"]), *[fmt(r[f"{t}_win"], float("nan")) for t in tasks],
-                 f"{r['align_s']:.1f}", f"{r['align_forwards']:.0f}"]
+                 f"{r['align_s']:.1f}", f"{r['align_forwards']:.0f}", f"{r['align_tokens'] / 1000:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     note = ("\nScores in percent: mean over seeds ± half-width of the 95% Student-t interval. "
             "Win rate: against the base DLLM's answers on the same prompts, judged by the task's verifier, "
-            "ties count 1/2. Cost: mean alignment wall seconds and model forward passes per cell "
-            "(AR-MAP includes its teacher's training).\n")
+            "ties count 1/2. Cost per cell (mean): alignment wall seconds, model forward calls and thousands of "
+            "tokens through the model (an ELBO budget of n runs n masked copies in one call; AR-MAP includes "
+            "its teacher's training).\n")
     return "\n".join(lines) + "\n" + note
 
 
