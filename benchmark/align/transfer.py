@@ -64,7 +64,7 @@ KEY_PROFILES.register("tiny", _identity)
 
 
 def peft_to_base_name(name: str) -> str:
-    """``base_model.model.model.layers.0.self_attn.q_proj.lora_A[.default].weight`` -> ``model.layers.0.self_attn.q_proj.weight``."""
+    """``base_model.model.<name>.lora_A[.default].weight`` -> ``<name>.weight``."""
     name = name.removeprefix(PEFT_PREFIX)
     return re.sub(r"\.lora_[AB](\.[^.]+)?\.weight$", ".weight", name)
 

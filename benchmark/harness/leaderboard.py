@@ -80,7 +80,8 @@ def to_markdown(board) -> str:
         return "(no results yet)\n"
     tasks = [c for c in board.columns if f"{c}_ci95" in board.columns and c != "average"]
     fmt = lambda v, ci: "n/a" if v != v else (f"{v:.1f}" if ci != ci else f"{v:.1f} ± {ci:.1f}")  # noqa: E731
-    header = ["rank", "family", "method", *tasks, "average", *[f"{t} win" for t in tasks], "align s", "align fwd", "align ktok"]
+    header = ["rank", "family", "method", *tasks, "average", *[f"{t} win" for t in tasks],
+              "align s", "align fwd", "align ktok"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in board.iterrows():
         cells = [str(r["rank"]), r["family"], r["method"], *[fmt(r[t], r[f"{t}_ci95"]) for t in tasks],
