@@ -31,12 +31,34 @@ class ArMapMethod(Method):
     @dataclass(frozen=True)
     class Config:
         gamma: float | None = None  # None: the family's default (ModelPair.default_gamma)
+        select_gamma: bool = False  # True: sweep gamma, keep the best reward accuracy on held-out pairs
         lora: LoraSettings = field(default_factory=LoraSettings)
 
     def align(self, ctx: AlignContext) -> AlignedModel:
         teacher, _ = train_ar_teacher(ctx, self.config.lora)
-        gamma = ctx.pair.default_gamma if self.config.gamma is None else self.config.gamma
-        manifest = merge_task_vector(ctx.pair.dllm_path, lora_task_vector(teacher / "adapter"), gamma,
-                                     ctx.workdir / "model")
-        return AlignedModel(ctx.workdir / "model", "dllm", {"gamma": gamma, "teacher": teacher.name,
-                                                            "tensors_changed": len(manifest["changed"])})
+        delta = lora_task_vector(teacher / "adapter")
+        info: dict = {"teacher": teacher.name}
+        if self.config.select_gamma:
+            gamma, info["gamma_curve"] = self._select_gamma(ctx, delta)
+        else:
+            gamma = ctx.pair.default_gamma if self.config.gamma is None else self.config.gamma
+        manifest = merge_task_vector(ctx.pair.dllm_path, delta, gamma, ctx.workdir / "model")
+        info.update(gamma=gamma, tensors_changed=len(manifest["changed"]))
+        return AlignedModel(ctx.workdir / "model", "dllm", info)
+
+    @staticmethod
+    def _select_gamma(ctx: AlignContext, delta) -> tuple[float, list[dict]]:
+        from benchmark.align.gamma import sweep_gamma
+        from benchmark.models.batching import diffusion_batch
+        from benchmark.models.loading import load_tokenizer
+
+        pairs = ctx.data.heldout
+        if not pairs:
+            raise ValueError(f"task {ctx.task.name!r} gives no held-out pairs: gamma cannot be selected")
+        tok = load_tokenizer(ctx.pair.dllm_path)
+        prompts = [ctx.pair.format_prompt(p.prompt) for p in pairs]
+        batch = diffusion_batch(tok, prompts * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs],
+                                ctx.pair.sampler.max_new_tokens)
+        best, curve = sweep_gamma(ctx.pair.dllm_path, delta, batch, ctx.pair.mask_token_id, ctx.pair.shift,
+                                  seed=ctx.seed)
+        return best, [p.__dict__ for p in curve]

@@ -4,6 +4,7 @@
     python -m benchmark run --methods base,ar-map --tasks arith --seeds 1
     python -m benchmark run --all --plugins my_method.py
     python -m benchmark reproduce vrpo-ablation --suite tiny --out results [--train]
+    python -m benchmark transfer --student DLLM --lora ADAPTER --gamma 6 --out MERGED
     python -m benchmark list [--json]
     python -m benchmark leaderboard --out results
 """
@@ -73,6 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--cache-dir", type=Path, help="family cache")
     rep.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins")
 
+    tr = sub.add_parser("transfer", help="AR-MAP weight transfer: student + gamma * teacher task vector")
+    tr.add_argument("--student", type=Path, required=True, help="DLLM checkpoint folder (safetensors)")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--lora", type=Path, help="peft LoRA adapter folder of the aligned AR teacher")
+    src.add_argument("--aligned", type=Path, help="full aligned AR checkpoint (with --base)")
+    tr.add_argument("--base", type=Path, help="the AR checkpoint --aligned was trained from")
+    tr.add_argument("--gamma", required=True, type=_gamma, help="scale, or 'auto' (reward accuracy on --pairs)")
+    tr.add_argument("--gamma-attn", type=float, help="scale for self-attention weights (default: --gamma)")
+    tr.add_argument("--gamma-mlp", type=float, help="scale for MLP weights (default: --gamma)")
+    tr.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
+    tr.add_argument("--profile", default="identity", help="key profile: identity, qwen2.5-dream, qwen3-sdar, tiny")
+    tr.add_argument("--pairs", type=Path, help="held-out preference pairs (jsonl) for --gamma auto")
+    tr.add_argument("--no-shift", dest="shift", action="store_false",
+                    help="the student predicts in place (SDAR/LLaDA); default: Dream's AR shift")
+    tr.add_argument("--allow-partial", action="store_true", help="merge what matches, list the rest")
+    tr.add_argument("--allow-pickle", action="store_true", help="accept .bin/.pt files (they can run code)")
+    tr.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
@@ -124,6 +143,27 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def _gamma(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--gamma must be a number or 'auto', got {value!r}") from None
+
+
+def cmd_transfer(args) -> int:
+    from benchmark.align.transfer import transfer
+
+    manifest = transfer(args.student, args.out, args.gamma, lora=args.lora, aligned=args.aligned, base=args.base,
+                        gamma_attn=args.gamma_attn, gamma_mlp=args.gamma_mlp, profile=args.profile,
+                        allow_partial=args.allow_partial, overwrite=args.overwrite, allow_pickle=args.allow_pickle,
+                        pairs=args.pairs, shift=args.shift)
+    print(f"merged {len(manifest['changed'])} tensors (gamma {manifest['gamma']['default']:g}) into {args.out}; "
+          f"{len(manifest['skipped'])} skipped; manifest: {args.out / 'transfer_manifest.json'}")
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
@@ -141,15 +181,15 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "datasets", "transformers", "trl", "peft", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
-    from benchmark.harness.data import DataError
+    from benchmark.harness.errors import BenchmarkError
     from benchmark.harness.registry import PluginError, RegistryError, load_plugin_file
 
     try:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)
-        handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce,
+        handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
-    except (RegistryError, PluginError, DataError, FileNotFoundError) as exc:
+    except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

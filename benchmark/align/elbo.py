@@ -20,12 +20,13 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from benchmark.harness.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch
 
 Form = Literal["exact_l", "continuous"]
 
 
-class ElboError(ValueError):
+class ElboError(BenchmarkError):
     """An estimator setting or a batch that cannot give a finite estimate."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from benchmark.harness.errors import BenchmarkError
 from benchmark.harness.registry import Registry
 
 PEFT_PREFIX = "base_model.model."
@@ -41,7 +42,7 @@ CONFIG_FIELDS = ("num_hidden_layers", "num_attention_heads", "num_key_value_head
                  "intermediate_size", "vocab_size")
 
 
-class TransferError(ValueError):
+class TransferError(BenchmarkError):
     """Incompatible or malformed checkpoints; the message lists every problem found."""
 
 
@@ -341,3 +342,66 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+# ------------------------------------------------------------------------------------------ entry point
+def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = None, aligned: Path | None = None,
+             base: Path | None = None, gamma_attn: float | None = None, gamma_mlp: float | None = None,
+             profile: str = "identity", allow_partial: bool = False, overwrite: bool = False,
+             allow_pickle: bool = False, pairs: Path | None = None, shift: bool = True) -> dict:
+    """What ``python -m benchmark transfer`` does; returns the manifest (with the gamma curve if auto)."""
+    if (lora is None) == (aligned is None and base is None):
+        raise TransferError("give either --lora ADAPTER_DIR or both --aligned DIR and --base DIR")
+    if lora is None and (aligned is None or base is None):
+        raise TransferError("a full task vector needs both --aligned DIR and --base DIR")
+    if Path(out).exists() and not overwrite:  # fail before any expensive work
+        raise TransferError(f"{out} exists; pass --overwrite to replace it")
+    Checkpoint(student, allow_pickle)  # validates the student up front (index, shards, pickles)
+    if lora is not None:
+        delta = lora_task_vector(lora, profile)
+        teacher_config = _adapter_base_config(lora)
+    else:
+        delta = full_task_vector(aligned, base, profile, allow_pickle)
+        teacher_config = Checkpoint(base, allow_pickle).config()
+    curve = None
+    if gamma == "auto":
+        gamma, curve = _auto_gamma(Path(student), delta, pairs, shift, Path(out).with_name(Path(out).name + ".gamma"))
+    gammas = Gammas(float(gamma), gamma_attn, gamma_mlp)
+    manifest = merge_task_vector(student, delta, gammas, out, overwrite=overwrite, allow_partial=allow_partial,
+                                 teacher_config=teacher_config, progress=True)
+    if curve is not None:
+        manifest["gamma_curve"] = curve
+        (Path(out) / "transfer_manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _adapter_base_config(adapter_dir: Path) -> dict | None:
+    """The teacher's config, when the adapter names a local base model folder."""
+    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    base = cfg.get("base_model_name_or_path")
+    if base and (Path(base) / "config.json").is_file():
+        return json.loads((Path(base) / "config.json").read_text())
+    return None
+
+
+def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: bool, curve_dir: Path):
+    from benchmark.align.gamma import sweep_gamma, write_curve
+    from benchmark.harness.api import PreferencePair
+    from benchmark.harness.data import read_rows
+    from benchmark.models.batching import diffusion_batch
+    from benchmark.models.loading import load_tokenizer
+
+    if pairs is None:
+        raise TransferError("--gamma auto needs --pairs FILE.jsonl (held-out prompt/chosen/rejected rows)")
+    rows = read_rows(pairs, PreferencePair.from_row)
+    tok = load_tokenizer(student)
+    if tok.mask_token_id is None:
+        raise TransferError(f"{student}: the tokenizer has no mask token; --gamma auto needs a DLLM student")
+    prompts = [tok.apply_chat_template([{"role": "user", "content": r.prompt}], tokenize=False,
+                                       add_generation_prompt=True) if tok.chat_template else r.prompt for r in rows]
+    responses = [r.chosen for r in rows] + [r.rejected for r in rows]
+    region = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in responses) + 1
+    batch = diffusion_batch(tok, prompts * 2, responses, region)
+    best, points = sweep_gamma(student, delta, batch, tok.mask_token_id, shift)
+    write_curve(points, best, curve_dir)
+    return best, [p.__dict__ for p in points]

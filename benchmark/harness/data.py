@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from benchmark.harness.errors import BenchmarkError
+
 T = TypeVar("T")
 
 
-class DataError(ValueError):
+class DataError(BenchmarkError):
     """Malformed input data; the message starts with ``file:line``."""
 
 
