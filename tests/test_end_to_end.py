@@ -12,16 +12,16 @@ import pytest
 
 
 @pytest.mark.slow
-def test_run_all_on_the_tiny_family(tmp_path):
+def test_run_all_on_the_tiny_family(tmp_path, tiny_cache_dir):
     out = tmp_path / "results"
     cmd = [sys.executable, "-m", "benchmark", "run", "--all", "--seeds", "2", "--out", str(out),
-           "--cache-dir", str(tmp_path / "cache")]
+           "--cache-dir", str(tiny_cache_dir)]  # the family is built here once and shared with other slow tests
     env = {**os.environ, "TQDM_DISABLE": "1"}
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
     assert first.returncode == 0, first.stderr[-3000:]
     board = json.loads((out / "tiny" / "leaderboard.json").read_text())
     methods = {r["method"] for r in board}
-    assert {"base", "ar-dpo", "ar-map", "elbo-dpo", "vrpo"} <= methods
+    assert {"base", "ar-dpo", "ar-map", "ar-map-auto", "elbo-dpo", "vrpo"} <= methods
     for row in board:
         for task in ("arith", "facts", "listing"):
             assert row[task] == row[task] and row[f"{task}_ci95"] == row[f"{task}_ci95"], (row["method"], task)

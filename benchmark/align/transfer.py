@@ -73,17 +73,32 @@ def peft_to_base_name(name: str) -> str:
 # ------------------------------------------------------------------------------------------ task vectors
 @dataclass
 class TaskVector:
-    """Lazily computed fp32 deltas keyed by student tensor name; ``shapes`` is known up front."""
+    """fp32 deltas keyed by student tensor name, computed on demand by rows so a merge never holds more
+    than a slice of one; ``shapes`` is known up front."""
 
     shapes: dict[str, tuple[int, ...]]
-    compute: Callable[[str], torch.Tensor]
+    compute_rows: Callable[[str, int, int], torch.Tensor]
     source: dict = field(default_factory=dict)
+    # Optional fast path: add alpha * rows in place into ``out`` (LoRA: one fused addmm, no delta buffer).
+    add_rows_into: Callable[[str, int, int, torch.Tensor, float], None] | None = None
+    norm_of: Callable[[str], float] | None = None  # optional closed form of ||delta||_F
 
-    def __getitem__(self, name: str) -> torch.Tensor:
-        delta = self.compute(name)
+    def add_rows(self, name: str, start: int, stop: int, out: torch.Tensor, alpha: float) -> None:
+        """out += alpha * delta[start:stop] (fp32, [rows, cols])."""
+        if self.add_rows_into is not None:
+            self.add_rows_into(name, start, stop, out, alpha)
+        else:
+            out.add_(self.compute_rows(name, start, stop).reshape(out.shape), alpha=alpha)
+
+    def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
+        delta = self.compute_rows(name, start, stop)
         if not torch.isfinite(delta).all():
             raise TransferError(f"{self.source.get('path', 'task vector')}: the delta of {name} contains NaN or inf")
         return delta
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        shape = self.shapes[name]
+        return self.rows(name, 0, shape[0] if shape else 1).reshape(shape)
 
 
 def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> TaskVector:
@@ -127,12 +142,23 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
         raise TransferError(f"{weights}: no lora_A/lora_B tensors found")
     shapes = {k: (tensors[b].shape[0], tensors[a].shape[1]) for k, (a, b) in pairs.items()}
 
-    def compute(name: str) -> torch.Tensor:
-        a, b = pairs[name]
-        return tensors[b].float() @ tensors[a].float() * scale  # [out, r] @ [r, in] -> [out, in]
+    factors = {k: (tensors[b].float() * scale, tensors[a].float()) for k, (a, b) in pairs.items()}
+
+    def compute(name: str, start: int, stop: int) -> torch.Tensor:
+        b_scaled, a = factors[name]
+        return b_scaled[start:stop] @ a  # [rows, r] @ [r, in] -> [rows, in]
+
+    def add_into(name: str, start: int, stop: int, out: torch.Tensor, g: float) -> None:
+        b_scaled, a = factors[name]
+        out.addmm_(b_scaled[start:stop], a, alpha=g)  # out[rows, in] += g * B[rows] @ A, fused
+
+    def norm(name: str) -> float:
+        b_scaled, a = factors[name]
+        return math.sqrt(max(0.0, float(((b_scaled.T @ b_scaled) * (a @ a.T)).sum())))  # ||BA||_F via r x r
 
     return TaskVector(shapes, compute, {"kind": "lora", "path": str(adapter_dir), "r": r, "alpha": alpha,
-                                        "scale": scale, "fingerprint": fingerprint(weights)})
+                                        "scale": scale, "fingerprint": fingerprint(weights)},
+                      add_rows_into=add_into, norm_of=norm)
 
 
 def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str = "identity",
@@ -149,10 +175,12 @@ def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str
     to_student = KEY_PROFILES.get(profile)
     teacher_of = {to_student(n): n for n in aligned.names}
 
-    def compute(name: str) -> torch.Tensor:
+    def compute(name: str, start: int, stop: int) -> torch.Tensor:
         t = teacher_of[name]
         with safe_open(aligned.file_of(t), "pt") as fa, safe_open(base.file_of(t), "pt") as fb:
-            return fa.get_tensor(t).float() - fb.get_tensor(t).float()
+            if not aligned.shapes[t]:
+                return (fa.get_tensor(t).float() - fb.get_tensor(t).float()).reshape(1)
+            return fa.get_slice(t)[start:stop].float() - fb.get_slice(t)[start:stop].float()
 
     return TaskVector({s: aligned.shapes[t] for s, t in teacher_of.items()}, compute,
                       {"kind": "full", "aligned": str(aligned.path), "base": str(base.path),
@@ -289,12 +317,75 @@ def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dic
     return merge, skipped
 
 
+DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64}
+CHUNK_BYTES = 16 << 20
+
+
+def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names: set[str]) -> dict[str, dict]:
+    """Stream ``src`` to ``dst`` with ``w + gamma * delta`` for the tensors in ``names``; return what changed.
+
+    A merge keeps every dtype and shape, so the header is copied verbatim and every tensor keeps its byte
+    offsets. Tensors are read, updated (in fp32) and written a block of rows at a time, so memory holds
+    one block, never a whole tensor or shard; untouched tensors are copied as raw bytes.
+    """
+    changed = {}
+    buffer = bytearray(CHUNK_BYTES)
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        prefix = fin.read(8)
+        if len(prefix) < 8:
+            raise TransferError(f"{src}: unreadable safetensors file (shorter than its header)")
+        header_bytes = fin.read(struct.unpack("<Q", prefix)[0])
+        fout.write(prefix + header_bytes)
+        data_start = 8 + len(header_bytes)
+        header = json.loads(header_bytes)
+        entries = sorted((v["data_offsets"][0], v["data_offsets"][1], k, v) for k, v in header.items()
+                         if k != "__metadata__")
+        for start, end, name, info in entries:
+            fin.seek(data_start + start)
+            fout.seek(data_start + start)
+            if name not in names:
+                _copy_bytes(fin, fout, end - start, src, name)
+                continue
+            if info["dtype"] not in DTYPES:
+                raise TransferError(f"{src}: tensor {name} has dtype {info['dtype']}, which cannot take a delta")
+            dtype, shape = DTYPES[info["dtype"]], info["shape"]
+            n_rows = shape[0] if shape else 1
+            row_elems = math.prod(shape[1:]) if shape else 1
+            row_bytes = row_elems * dtype.itemsize
+            step = max(1, CHUNK_BYTES // (row_elems * 4))
+            if step * row_bytes > len(buffer):
+                buffer = bytearray(step * row_bytes)
+            g = gammas.of(name)
+            for r0 in range(0, n_rows, step):
+                r1 = min(n_rows, r0 + step)
+                size = (r1 - r0) * row_bytes
+                view = memoryview(buffer)[:size]
+                if fin.readinto(view) != size:
+                    raise TransferError(f"{src}: file ends inside tensor {name} (truncated)")
+                w = torch.frombuffer(view, dtype=dtype).reshape(r1 - r0, row_elems)  # [rows, cols]
+                acc = w.float()  # fp32 [rows, cols]; the delta is added in place, then cast back
+                delta.add_rows(name, r0, r1, acc, g)
+                if not math.isfinite(float(acc.sum())):  # one pass; NaN/inf anywhere propagates
+                    raise TransferError(f"{src}: merging {name} gives NaN or inf (check the task vector)")
+                fout.write(acc.to(dtype).view(torch.uint8).numpy())
+            norm = delta.norm_of(name) if delta.norm_of else float(delta[name].norm())
+            changed[name] = {"gamma": g, "delta_norm": norm}
+    return changed
+
+
+def _copy_bytes(fin, fout, size: int, src: Path, name: str) -> None:
+    while size:
+        buf = fin.read(min(CHUNK_BYTES, size))
+        if not buf:
+            raise TransferError(f"{src}: file ends inside tensor {name} (truncated)")
+        fout.write(buf)
+        size -= len(buf)
+
+
 def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float | Gammas, out_dir: str | Path,
                       overwrite: bool = False, allow_partial: bool = False, teacher_config: dict | None = None,
                       progress: bool = False) -> dict:
     """Write ``student + gamma * delta`` to ``out_dir`` (fp32 arithmetic, cast back); return the manifest."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
     from tqdm.auto import tqdm
 
     gammas = gamma if isinstance(gamma, Gammas) else Gammas(float(gamma))
@@ -315,19 +406,9 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
                 shutil.copy2(item, tmp / item.name)
         for shard, names in tqdm(student.shards.items(), desc="merge shards", disable=not progress):
             if not to_merge.intersection(names):
-                shutil.copy2(student_dir / shard, tmp / shard)  # untouched shard: a byte copy
+                shutil.copyfile(student_dir / shard, tmp / shard)  # untouched shard: a byte copy
                 continue
-            with safe_open(student_dir / shard, "pt") as fh:
-                metadata = fh.metadata()
-            tensors = load_file(student_dir / shard)
-            for name in names:
-                if name in to_merge:
-                    w, g, d = tensors[name], gammas.of(name), delta[name]
-                    tensors[name] = torch.add(w.float(), d, alpha=g).to(w.dtype)
-                    changed[name] = {"gamma": g, "delta_norm": float(d.norm())}
-                    del d
-            save_file(tensors, tmp / shard, metadata=metadata or {"format": "pt"})
-            del tensors
+            changed.update(rewrite_shard(student_dir / shard, tmp / shard, gammas, delta, to_merge))
         manifest = {
             "student": {"path": str(student_dir), "fingerprint": student.fingerprint()},
             "task_vector": delta.source, "gamma": {"default": gammas.default, "attn": gammas.attn,
