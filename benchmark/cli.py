@@ -5,6 +5,7 @@
     python -m benchmark run --all --plugins my_method.py
     python -m benchmark reproduce vrpo-ablation --suite tiny --out results [--train]
     python -m benchmark transfer --student DLLM --lora ADAPTER --gamma 6 --out MERGED
+    python -m benchmark winrate --answers NEW.jsonl --base BASE.jsonl --judge rule --protocol fair
     python -m benchmark list [--json]
     python -m benchmark leaderboard --out results
 """
@@ -92,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--allow-pickle", action="store_true", help="accept .bin/.pt files (they can run code)")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
 
+    wr = sub.add_parser("winrate", help="pairwise win rate of answers against the base model's answers")
+    wr.add_argument("--answers", type=Path, required=True, help="jsonl of the method's answers")
+    wr.add_argument("--base", type=Path, required=True, help="jsonl of the base model's answers (the reference)")
+    wr.add_argument("--judge", default="rule", help="judge plugin: rule, openai, reward-model (default: rule)")
+    wr.add_argument("--judge-model", help="judge model: endpoint model name (openai) or folder (reward-model)")
+    wr.add_argument("--protocol", choices=["fair", "armap"], default="fair",
+                    help="fair: both orders, ties 1/2 (default); armap: base first, ties win (paper's code)")
+    wr.add_argument("--limit", type=_positive, help="only the first N prompts")
+    wr.add_argument("--allow-empty", action="store_true", help="judge empty answers instead of refusing the file")
+
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
@@ -164,6 +175,27 @@ def cmd_transfer(args) -> int:
     return 0
 
 
+def cmd_winrate(args) -> int:
+    from benchmark.eval.judges import JUDGES
+    from benchmark.eval.loaders import load_answers, pair_answers
+    from benchmark.eval.winrate import win_rate
+
+    new, base = load_answers(args.answers, args.allow_empty), load_answers(args.base, args.allow_empty)
+    triples = pair_answers(new, base, str(args.answers), str(args.base))
+    triples = triples[: args.limit] if args.limit else triples
+    judge_cls = JUDGES.get(args.judge)
+    if args.judge == "reward-model":
+        judge = judge_cls(args.judge_model)
+    elif args.judge == "openai":
+        judge = judge_cls(model=args.judge_model)
+    else:
+        judge = judge_cls()
+    result = win_rate(triples, judge, args.protocol)
+    print(json.dumps({"win_rate": round(result.value, 2), "stderr": round(result.stderr, 2), "n": result.n,
+                      "parsed": result.n_parsed, "protocol": result.protocol, "judge": args.judge}))
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
@@ -188,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)
         handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
+                   "winrate": cmd_winrate,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:

@@ -65,9 +65,9 @@ def rss_mb(field: str) -> float:
 
 
 def measure(root: Path) -> None:
-    from benchmark.align.transfer import lora_task_vector, merge_task_vector  # imports excluded from timing
-
     import torch  # noqa: F401
+
+    from benchmark.align.transfer import lora_task_vector, merge_task_vector  # imports excluded from timing
 
     baseline = rss_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")

@@ -1,0 +1,172 @@
+"""Pairwise judges for AlpacaEval / Arena-Hard style win rates. A judge rates two answers to one prompt
+(shown in a given order) on AR-MAP's 1-10 helpfulness scale; ``None`` means the verdict did not parse.
+
+    rule          deterministic, offline, order-independent (for tests and smoke runs; not a quality judge)
+    openai        any OpenAI-compatible chat endpoint (AR-MAP: gpt-4o-mini at temperature 0); cached, retried
+    reward-model  a local Hugging Face sequence-classification model by path (raw rewards, not 1-10)
+
+Judges are plugins: register more with ``@register_judge("name")`` or the ``benchmark.judges`` group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from benchmark.harness.errors import BenchmarkError
+from benchmark.harness.registry import Registry
+
+log = logging.getLogger(__name__)
+JUDGES: Registry = Registry("judge", "benchmark.judges")
+register_judge = JUDGES.register
+
+Scores = tuple[float | None, float | None]
+
+
+class Judge(ABC):
+    name: str = ""
+
+    @abstractmethod
+    def rate(self, prompt: str, first: str, second: str) -> Scores:
+        """Scores of ``first`` and ``second`` (in the order shown to the judge)."""
+
+
+@register_judge("rule")
+class RuleJudge(Judge):
+    """1-10 from length and repetition: 1 + 9 x (distinct-word ratio) x min(1, words / 60), rounded.
+
+    Deterministic and order-independent, so both protocols can be checked by hand; it prefers long,
+    non-repetitive answers and knows nothing about correctness.
+    """
+
+    name = "rule"
+
+    @staticmethod
+    def score_text(text: str) -> float:
+        words = text.lower().split()
+        if not words:
+            return 1.0
+        return float(round(1 + 9 * (len(set(words)) / len(words)) * min(1.0, len(words) / 60)))
+
+    def rate(self, prompt: str, first: str, second: str) -> Scores:
+        return self.score_text(first), self.score_text(second)
+
+
+JUDGE_TEMPLATE = """[Instruction]
+Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants \
+to the user question displayed below. Rate each response on a scale of 1 to 10 for helpfulness, relevance, \
+accuracy, depth and level of detail. Output exactly: "Score A: <n>, Score B: <n>".
+
+[Question]
+{prompt}
+
+[The Start of Assistant A's Answer]
+{first}
+[The End of Assistant A's Answer]
+
+[The Start of Assistant B's Answer]
+{second}
+[The End of Assistant B's Answer]"""
+_VERDICT = re.compile(r"Score A:\s*(\d+(?:\.\d+)?)\D+Score B:\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+@register_judge("openai")
+class OpenAIJudge(Judge):
+    """An OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Settings come from arguments or the environment: ``JUDGE_BASE_URL`` (default api.openai.com/v1),
+    ``JUDGE_MODEL`` (default gpt-4o-mini), and the key from the variable named by ``key_env``
+    (default ``OPENAI_API_KEY``). The key is sent, never stored: the cache holds verdicts keyed by
+    (model, prompt, answers, order), so a rerun costs nothing.
+    """
+
+    name = "openai"
+
+    def __init__(self, base_url: str | None = None, model: str | None = None, key_env: str = "OPENAI_API_KEY",
+                 cache_dir: str | Path | None = None, timeout: float = 60.0, retries: int = 5) -> None:
+        self.base_url = (base_url or os.environ.get("JUDGE_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        self.model = model or os.environ.get("JUDGE_MODEL") or "gpt-4o-mini"
+        self.key_env, self.timeout, self.retries = key_env, timeout, retries
+        self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "dllm-align-bench" / "judgments")
+
+    def describe(self) -> dict:
+        """What identifies this judge in a result record (no secrets)."""
+        return {"judge": self.name, "base_url": self.base_url, "model": self.model}
+
+    def _cache_file(self, prompt: str, first: str, second: str) -> Path:
+        key = hashlib.sha256(json.dumps([self.model, prompt, first, second]).encode()).hexdigest()
+        return self.cache_dir / key[:2] / f"{key}.json"
+
+    def rate(self, prompt: str, first: str, second: str) -> Scores:
+        cache = self._cache_file(prompt, first, second)
+        if cache.is_file():
+            verdict = json.loads(cache.read_text())["verdict"]
+        else:
+            verdict = self._ask(JUDGE_TEMPLATE.format(prompt=prompt, first=first, second=second))
+            from benchmark.harness.store import atomic_write_text
+
+            atomic_write_text(cache, json.dumps({"model": self.model, "verdict": verdict}))
+        match = _VERDICT.search(verdict)
+        return (float(match.group(1)), float(match.group(2))) if match else (None, None)
+
+    def _ask(self, content: str) -> str:
+        key = os.environ.get(self.key_env)
+        if not key:
+            raise BenchmarkError(f"judge 'openai': set ${self.key_env} (the API key) or use another judge")
+        body = json.dumps({"model": self.model, "temperature": 0,
+                           "messages": [{"role": "user", "content": content}]}).encode()
+        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {key}"})
+        delay = 1.0
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read())["choices"][0]["message"]["content"]
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (408, 409, 429) and exc.code < 500:
+                    raise BenchmarkError(f"judge 'openai' at {self.base_url}: HTTP {exc.code} {exc.reason}") from exc
+                err = exc
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                err = exc
+            if attempt < self.retries:
+                log.warning("judge request failed (%s); retry %d/%d in %.0fs", err, attempt + 1, self.retries, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 60)
+        raise BenchmarkError(f"judge 'openai' at {self.base_url}: no answer after {self.retries + 1} tries ({err})")
+
+
+@register_judge("reward-model")
+class RewardModelJudge(Judge):
+    """A local reward model (any ``AutoModelForSequenceClassification`` folder); rates each answer alone."""
+
+    name = "reward-model"
+
+    def __init__(self, path: str | Path) -> None:
+        from transformers import AutoModelForSequenceClassification
+
+        from benchmark.models.loading import load_tokenizer
+
+        self.path = Path(path)
+        if not (self.path / "config.json").is_file():
+            raise BenchmarkError(f"judge 'reward-model': {self.path} is not a model folder (no config.json)")
+        self.tokenizer = load_tokenizer(self.path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(self.path).eval()
+
+    def _reward(self, prompt: str, answer: str) -> float:
+        import torch
+
+        with torch.no_grad():
+            inputs = self.tokenizer(prompt, answer, return_tensors="pt", truncation=True)
+            return float(self.model(**inputs).logits[0, 0])
+
+    def rate(self, prompt: str, first: str, second: str) -> Scores:
+        return self._reward(prompt, first), self._reward(prompt, second)

@@ -1,0 +1,164 @@
+"""Loaders for the evaluation files the AR-MAP code uses (and the hub's copies), validated row by row.
+
+Formats (see ``shared/data/README.md``):
+    - prompts: jsonl with ``instruction`` (AlpacaEval, Arena-Hard);
+    - answers: jsonl with ``raw_prompt`` and ``responses`` (a list, first element used, or a string), or
+      AlpacaEval's ``instruction``/``output``; a trailing chat end token (``<|im_end|>``,
+      ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``) is stripped; extra fields are ignored;
+    - TruthfulQA: the CSV with ``Question``, ``Best Answer``, ``Correct Answers``, ``Incorrect Answers``
+      (``;``-separated), or the hub's ``truthful_qa`` ``multiple_choice`` config.
+
+Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.harness.data import DataError, iter_jsonl
+
+END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<|eos|>")
+_TRAILING_END = re.compile(r"(?:\s*(?:" + "|".join(re.escape(t) for t in END_TOKENS) + r"))+\s*$")
+
+
+@dataclass(frozen=True)
+class Answer:
+    prompt: str
+    response: str
+
+
+@dataclass(frozen=True)
+class MultipleChoice:
+    """A TruthfulQA question: MC2 puts probability mass on ``true`` vs ``false`` answers."""
+
+    question: str
+    best: str
+    true: tuple[str, ...]
+    false: tuple[str, ...]
+
+
+def strip_end_tokens(text: str) -> str:
+    return _TRAILING_END.sub("", text).rstrip()
+
+
+def _string(row: dict, field: str, where: str, allow_empty: bool = False) -> str:
+    if field not in row:
+        raise DataError(f"{where}: missing field {field!r}")
+    value = row[field]
+    if not isinstance(value, str):
+        raise DataError(f"{where}: field {field!r} must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise DataError(f"{where}: field {field!r} is empty")
+    return value
+
+
+def load_prompts(path: str | Path, field: str = "instruction") -> list[str]:
+    out = []
+    for where, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        out.append(_string(row, field, where))
+    if not out:
+        raise DataError(f"{path}: no rows")
+    return out
+
+
+def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
+    """Answers in either format; ``responses`` may be a list (first element) or a string.
+
+    An empty answer is an error unless ``allow_empty``: real base-model files contain a few (a model that
+    said nothing), which a win rate should judge as empty rather than drop.
+    """
+    out = []
+    for where, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        if "raw_prompt" in row or "responses" in row:
+            prompt = _string(row, "raw_prompt", where)
+            if "responses" not in row:
+                raise DataError(f"{where}: missing field 'responses'")
+            responses = row["responses"]
+            if isinstance(responses, list):
+                if not responses or not isinstance(responses[0], str):
+                    raise DataError(f"{where}: field 'responses' must be a non-empty list of strings")
+                response = responses[0]
+            elif isinstance(responses, str):
+                response = responses
+            else:
+                raise DataError(f"{where}: field 'responses' must be a list or a string, "
+                                f"got {type(responses).__name__}")
+        else:
+            prompt, response = _string(row, "instruction", where), _string(row, "output", where, True)
+        response = strip_end_tokens(response)
+        if not response.strip() and not allow_empty:
+            raise DataError(f"{where}: field 'responses' is empty (after stripping end tokens)")
+        out.append(Answer(prompt, response))
+    if not out:
+        raise DataError(f"{path}: no rows")
+    return out
+
+
+def load_truthfulqa_csv(path: str | Path) -> list[MultipleChoice]:
+    """The TruthfulQA CSV (a UTF-8 byte-order mark is accepted); answers are ``;``-separated lists."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    need = ("Question", "Best Answer", "Correct Answers", "Incorrect Answers")
+    missing = [f for f in need if f not in (reader.fieldnames or [])]
+    if missing:
+        raise DataError(f"{path}:1: missing column(s) {missing}; found {reader.fieldnames}")
+    out = []
+    try:
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row or any(v is None for v in row.values()):
+                raise DataError(f"{where}: wrong number of fields (broken quoting?)")
+            values = {f: row[f].strip() for f in need}
+            for f, v in values.items():
+                if not v:
+                    raise DataError(f"{where}: field {f!r} is empty")
+            true = tuple(a.strip() for a in values["Correct Answers"].split(";") if a.strip())
+            false = tuple(a.strip() for a in values["Incorrect Answers"].split(";") if a.strip())
+            if not true or not false:
+                raise DataError(f"{where}: fields 'Correct Answers' and 'Incorrect Answers' need one answer each")
+            out.append(MultipleChoice(values["Question"], values["Best Answer"], true, false))
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from exc
+    if not out:
+        raise DataError(f"{path}: no rows")
+    return out
+
+
+def load_truthfulqa_hub(dataset_id: str = "truthful_qa") -> list[MultipleChoice]:
+    """The hub's ``multiple_choice`` config (needs the network or a local HF cache)."""
+    import datasets
+
+    ds = datasets.load_dataset(dataset_id, "multiple_choice", split="validation")
+    out = []
+    for row in ds:
+        choices, labels = row["mc2_targets"]["choices"], row["mc2_targets"]["labels"]
+        true = tuple(c for c, l in zip(choices, labels) if l == 1)
+        false = tuple(c for c, l in zip(choices, labels) if l == 0)
+        out.append(MultipleChoice(row["question"], true[0], true, false))
+    return out
+
+
+def pair_answers(new: list[Answer], base: list[Answer], new_path: str = "new", base_path: str = "base"
+                 ) -> list[tuple[str, str, str]]:
+    """(prompt, new response, base response) matched by prompt; every unmatched prompt is an error."""
+    base_by_prompt = {a.prompt.strip(): a.response for a in base}
+    missing = [a.prompt for a in new if a.prompt.strip() not in base_by_prompt]
+    if missing:
+        raise DataError(f"{new_path}: {len(missing)} prompt(s) have no answer in {base_path}, e.g. {missing[0][:80]!r}")
+    return [(a.prompt, a.response, base_by_prompt[a.prompt.strip()]) for a in new]
