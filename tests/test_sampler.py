@@ -54,3 +54,22 @@ def test_block_length_must_divide_the_region(setup, micro_pair):
     model, _, batch = setup
     with pytest.raises(ValueError, match="multiple of block_length"):
         diffusion_generate(model, batch, micro_pair.mask_token_id, True, SamplerSettings(block_length=3))
+
+
+def test_threshold_commits_confident_tokens_in_fewer_steps(setup, micro_pair):
+    model, tok, batch = setup
+    calls = []
+    original = model.forward
+    model.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    settings = SamplerSettings(max_new_tokens=8, steps=8, threshold=0.0)  # every prediction passes
+    out = diffusion_generate(model, batch, micro_pair.mask_token_id, True, settings)
+    assert len(calls) == 1 and not (out == micro_pair.mask_token_id).any()
+
+
+def test_top_p_keeps_the_nucleus():
+    from benchmark.models.sampler import _top_p
+
+    probs = torch.tensor([[[0.5, 0.3, 0.15, 0.05]]])
+    kept = _top_p(probs, 0.75)
+    assert torch.allclose(kept, torch.tensor([[[0.625, 0.375, 0.0, 0.0]]]))
+    assert torch.equal(_top_p(probs, 1.0), probs)

@@ -118,7 +118,9 @@ class SamplerSettings:
     steps: int = 8
     block_length: int | None = None
     temperature: float = 0.0
+    top_p: float = 1.0
     order: Literal["confidence", "entropy", "margin", "random", "left_to_right"] = "confidence"
+    threshold: float | None = None  # commit every prediction at least this confident (Dream/Fast-dLLM: 0.9)
 
 
 @dataclass(frozen=True)

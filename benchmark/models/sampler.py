@@ -6,8 +6,10 @@ References:
     - Arriola et al., "Block Diffusion", arXiv 2503.09573 (blocks left to right).
 
 Each step predicts every masked position, then commits the k most confident predictions; k spreads the
-remaining masks evenly over the remaining steps of the current block. In block mode only positions of
-the current block may be committed, so blocks fill strictly left to right.
+remaining masks evenly over the remaining steps of the current block, and with a confidence
+``threshold`` every prediction above it is committed too (parallel decoding, as Dream's and Fast-dLLM's
+threshold). In block mode only positions of the current block may be committed, so blocks fill
+strictly left to right. Sampling uses temperature and nucleus (top-p) filtering.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def _confidence(probs: torch.Tensor, chosen: torch.Tensor, order: str, generator
         T = chosen.shape[1]
         return -torch.arange(T, device=chosen.device, dtype=torch.float).expand_as(chosen)
     raise ValueError(f"unknown unmasking order {order!r}")
+
+
+def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Keep the smallest set of tokens whose probability reaches ``top_p``, renormalised. [b, T, V]"""
+    if top_p >= 1.0:
+        return probs
+    sorted_p, order = probs.sort(-1, descending=True)
+    keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the most likely token
+    filtered = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
+    return filtered / filtered.sum(-1, keepdim=True)
 
 
 @torch.no_grad()
@@ -66,7 +78,7 @@ def diffusion_generate(model, batch: SequenceBatch, mask_token_id: int, shift: b
                 logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
             logits[..., mask_token_id] = -float("inf")  # never predict the mask itself
             if settings.temperature > 0:
-                probs = torch.softmax(logits / settings.temperature, dim=-1)
+                probs = _top_p(torch.softmax(logits / settings.temperature, dim=-1), settings.top_p)
                 chosen = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(b, T)
             else:
                 probs = torch.softmax(logits, dim=-1)
@@ -77,5 +89,8 @@ def diffusion_generate(model, batch: SequenceBatch, mask_token_id: int, shift: b
             per_step = torch.ceil(remaining / (steps_per_block - step)).long()  # [b]
             rank = conf.argsort(-1, descending=True).argsort(-1)  # [b, T]
             commit = (rank < per_step.unsqueeze(-1)) & masked
+            if settings.threshold is not None:  # on the chosen token's probability, whatever the order
+                p_chosen = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+                commit |= masked & (p_chosen >= settings.threshold)
             x = torch.where(commit, chosen, x)
     return x
