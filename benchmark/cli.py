@@ -103,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("--limit", type=_positive, help="only the first N prompts")
     wr.add_argument("--allow-empty", action="store_true", help="judge empty answers instead of refusing the file")
 
+    le = sub.add_parser("lm-eval", help="lm-eval tasks on one checkpoint, stored as cells of our result store")
+    le.add_argument("--model-dir", type=Path, required=True, help="checkpoint folder")
+    le.add_argument("--kind", choices=["dllm", "ar"], default="dllm", help="DLLM (ELBO, sampler) or AR")
+    le.add_argument("--tasks", type=_names, required=True, metavar="A,B", help="lm-eval task names")
+    le.add_argument("--include-path", type=Path, help="folder of task YAMLs (offline; only these tasks)")
+    le.add_argument("--gsm8k", type=Path, help="write a local GSM8K-format task for this jsonl into --include-path")
+    le.add_argument("--truthfulqa", type=Path, help="write a local TruthfulQA MC2 task for this CSV")
+    le.add_argument("--prompt", default="Question: {q}\nAnswer:", help="prompt template of the local tasks")
+    le.add_argument("--method", default="base", help="method name of the stored cells (default: base)")
+    le.add_argument("--family", default="custom", help="family name of the stored cells")
+    le.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
+    le.add_argument("--out", type=Path, default=Path("results"))
+    le.add_argument("--limit", type=_positive, help="first N documents per task")
+    le.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per likelihood (DLLM)")
+    le.add_argument("--seed", type=int, default=0)
+
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
@@ -196,6 +212,24 @@ def cmd_winrate(args) -> int:
     return 0
 
 
+def cmd_lm_eval(args) -> int:
+    from benchmark.eval.lm_eval_bridge import evaluate_with_lm_eval
+
+    if args.gsm8k or args.truthfulqa:
+        from benchmark.eval.local_tasks import write_local_tasks
+
+        if not args.include_path:
+            print("error: --gsm8k/--truthfulqa need --include-path (where the task YAMLs are written)",
+                  file=sys.stderr)
+            return 2
+        write_local_tasks(args.include_path, gsm8k=args.gsm8k, truthfulqa=args.truthfulqa, prompt=args.prompt)
+    results = evaluate_with_lm_eval(args.model_dir, args.kind, args.tasks, args.include_path, args.out / args.suite,
+                                    args.family, args.method, seed=args.seed, limit=args.limit,
+                                    model_args={"mc_num": args.mc_num})
+    print(json.dumps({t: {k: round(v["value"], 2) for k, v in m.items()} for t, m in results.items()}, indent=2))
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
@@ -220,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)
         handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
-                   "winrate": cmd_winrate,
+                   "winrate": cmd_winrate, "lm-eval": cmd_lm_eval,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:

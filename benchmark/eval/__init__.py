@@ -1,2 +1,21 @@
 """Evaluation on real data: loaders for the paper's file formats, judges and win-rate protocols,
-TruthfulQA MC2 scoring, and an lm-evaluation-harness model class for DLLMs."""
+TruthfulQA MC2, and lm-evaluation-harness model classes for our checkpoints.
+
+Importing this package registers the model classes ``dllm`` and ``bench-ar`` with lm-eval (as lazy
+entries: nothing heavy is imported until lm-eval asks for them).
+"""
+
+
+def _register_lazily() -> None:
+    try:
+        import lm_eval.models  # noqa: F401  (lm-eval fills its registry lazily only while it is empty)
+        from lm_eval.api.registry import model_registry
+    except ImportError:  # lm-eval is a declared dependency; stay importable without it all the same
+        return
+    for name, target in (("dllm", "benchmark.eval.lm_eval_model:BenchLM"),
+                         ("bench-ar", "benchmark.eval.lm_eval_model:BenchARLM")):
+        if name not in model_registry.keys():
+            model_registry.register(name, target=target)
+
+
+_register_lazily()

@@ -1,0 +1,172 @@
+"""An lm-evaluation-harness model class for our checkpoints: DLLMs through the diffusion sampler and
+ELBO likelihoods, AR models through ``generate`` and exact likelihoods.
+
+    import benchmark.eval                                  # registers "dllm" and "bench-ar" with lm-eval
+    lm_eval.simple_evaluate(model="dllm", model_args="pretrained=DIR,mc_num=8", tasks=[...])
+    python -m benchmark.eval.lm_eval_cli run --model dllm --model_args pretrained=DIR --tasks gsm8k
+
+``loglikelihood`` estimates log p(continuation | context) with the ELBO (budget ``mc_num``, all on
+timesteps) or, with ``likelihood=one_pass``, scores every continuation token with the whole
+continuation masked at once (the AR-MAP MC2 protocol); ``is_greedy`` checks the one-pass argmax. The
+prediction convention follows ``shift`` (Dream: logits at i-1 predict token i; the released Dream
+TruthfulQA script reads one position off, which tests/test_lm_eval.py would catch).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from lm_eval.api.model import LM
+
+from benchmark.align.elbo import EstimatorConfig, elbo, token_log_probs
+from benchmark.harness.api import SamplerSettings
+from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
+from benchmark.models.loading import load_model, load_tokenizer
+from benchmark.models.sampler import diffusion_generate
+
+log = logging.getLogger(__name__)
+
+
+class BenchLM(LM):
+    """Both model kinds behind lm-eval's three request types; batched."""
+
+    kind = "dllm"
+
+    def __init__(self, pretrained: str, mc_num: int = 8, likelihood: str = "elbo", steps: int | None = None,
+                 block_length: int | None = None, temperature: float = 0.0, top_p: float = 1.0,
+                 order: str = "confidence", threshold: float | None = None, max_new_tokens: int = 256,
+                 shift: bool = True, batch_size: int = 16, max_rows: int = 512, seed: int = 0, **_: object) -> None:
+        super().__init__()
+        if likelihood not in ("elbo", "one_pass"):
+            raise ValueError(f"likelihood must be 'elbo' or 'one_pass', got {likelihood!r}")
+        self.path = Path(pretrained)
+        self.model = load_model(self.path, self.kind)
+        self.tok = load_tokenizer(self.path)
+        self.mask_id = self.tok.mask_token_id if self.tok.mask_token_id is not None else getattr(
+            self.model.config, "mask_token_id", None)
+        if self.kind == "dllm" and self.mask_id is None:
+            raise ValueError(f"{self.path}: no mask token (tokenizer.mask_token or config.mask_token_id)")
+        self.estimator = EstimatorConfig(n=int(mc_num), n_t=int(mc_num), n_yt=1, antithetic=True)
+        self.likelihood, self.shift = likelihood, bool(shift)
+        self.max_new_tokens, self.batch_size, self.max_rows = int(max_new_tokens), int(batch_size), int(max_rows)
+        self.sampler = dict(steps=steps, block_length=block_length, temperature=float(temperature),
+                            top_p=float(top_p), order=order, threshold=threshold)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    # ------------------------------------------------------------------ helpers
+    def _ids(self, text: str) -> list[int]:
+        return self.tok(text, add_special_tokens=False)["input_ids"]
+
+    def _prefix(self, context: str) -> list[int]:
+        ids = self._ids(context)
+        return ids if ids else [self.tok.eos_token_id]  # the shift needs a token before the continuation
+
+    def _scored_batch(self, pairs: list[tuple[list[int], list[int]]]) -> SequenceBatch:
+        """[left-padded context | continuation | right padding]; response_mask marks the continuation."""
+        ctx, ctx_attn, _ = left_pad([c for c, _ in pairs], self.tok.pad_token_id)
+        width = max(len(r) for _, r in pairs)
+        cont = torch.full((len(pairs), width), self.tok.pad_token_id, dtype=torch.long)
+        cont_attn = torch.zeros_like(cont)
+        for i, (_, r) in enumerate(pairs):
+            cont[i, : len(r)] = torch.tensor(r)
+            cont_attn[i, : len(r)] = 1
+        ids = torch.cat([ctx, cont], 1)
+        attn = torch.cat([ctx_attn, cont_attn], 1)
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)
+        resp = torch.zeros_like(ids, dtype=torch.bool)
+        resp[:, ctx.shape[1]:] = cont_attn.bool()
+        return SequenceBatch(ids, attn, pos, resp)
+
+    @torch.no_grad()
+    def _score(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
+        out = []
+        for start in range(0, len(pairs), self.batch_size):
+            batch = self._scored_batch(pairs[start:start + self.batch_size])
+            targets = batch.input_ids
+            if self.kind == "ar":
+                logp = token_log_probs(self.model, batch, targets, targets, shift=True)  # exact, causal
+                greedy_input = targets
+            else:
+                all_masked = targets.masked_fill(batch.response_mask, self.mask_id)
+                logp = token_log_probs(self.model, batch, all_masked, targets, self.shift)
+                greedy_input = all_masked
+                if self.likelihood == "elbo":
+                    noise = self.estimator.draw(batch.response_mask, self.generator)
+                    estimate = elbo(self.model, batch, noise, self.mask_id, self.shift, self.max_rows)
+            logits = self.model(**batch.model_inputs(greedy_input)).logits
+            if self.shift or self.kind == "ar":
+                logits = torch.cat([logits[:, :1], logits[:, :-1]], 1)
+            greedy = ((logits.argmax(-1) == targets) | ~batch.response_mask).all(-1)
+            summed = (logp * batch.response_mask).sum(-1)
+            if self.kind == "dllm" and self.likelihood == "elbo":
+                summed = estimate
+            out += [(float(s), bool(g)) for s, g in zip(summed, greedy)]
+        return out
+
+    # ------------------------------------------------------------------ lm-eval API
+    def loglikelihood(self, requests) -> list[tuple[float, bool]]:
+        pairs = [(self._prefix(ctx), self._ids(cont)) for ctx, cont in (r.args for r in requests)]
+        empty = [i for i, (_, c) in enumerate(pairs) if not c]
+        if empty:
+            raise ValueError(f"requests {empty[:5]} have an empty continuation: nothing to score")
+        return self._score(pairs)
+
+    def loglikelihood_rolling(self, requests) -> list[float]:
+        pairs = [([self.tok.eos_token_id], self._ids(text)) for (text,) in (r.args for r in requests)]
+        return [ll for ll, _ in self._score(pairs)]
+
+    @torch.no_grad()
+    def generate_until(self, requests) -> list[str]:
+        out = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start:start + self.batch_size]
+            kwargs = dict(chunk[0].args[1])
+            until = kwargs.get("until") or []
+            until = [until] if isinstance(until, str) else list(until)
+            new = int(kwargs.get("max_gen_toks", self.max_new_tokens))
+            prompts = [self._prefix(ctx) for ctx, _ in (r.args for r in chunk)]
+            ids, attn, pos = left_pad(prompts, self.tok.pad_token_id)
+            if self.kind == "ar":
+                gen = self.model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=new, do_sample=False,
+                                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
+                texts = decode_responses(self.tok, gen[:, ids.shape[1]:])
+            else:
+                settings = self._settings(new, kwargs)
+                R = settings.max_new_tokens
+                region = torch.full((len(chunk), R), self.mask_id, dtype=torch.long)
+                batch = SequenceBatch(torch.cat([ids, region], 1),
+                                      torch.cat([attn, torch.ones(len(chunk), R, dtype=torch.long)], 1),
+                                      torch.cat([pos, pos[:, -1:] + 1 + torch.arange(R)], 1),
+                                      torch.cat([torch.zeros_like(ids, dtype=torch.bool),
+                                                 torch.ones(len(chunk), R, dtype=torch.bool)], 1))
+                x = diffusion_generate(self.model, batch, self.mask_id, self.shift, settings, self.generator)
+                texts = decode_responses(self.tok, x[:, -R:])
+            for text in texts:
+                cut = min((text.find(s) for s in until if s and s in text), default=-1)
+                out.append(text[:cut] if cut >= 0 else text)
+        return out
+
+    def _settings(self, new: int, kwargs: dict) -> SamplerSettings:
+        block = self.sampler["block_length"]
+        if block:
+            new = -(-new // int(block)) * int(block)  # whole blocks
+        temperature = float(kwargs.get("temperature", self.sampler["temperature"]) or 0.0)
+        if not kwargs.get("do_sample", temperature > 0):
+            temperature = 0.0
+        return SamplerSettings(max_new_tokens=new, steps=int(self.sampler["steps"] or new),
+                               block_length=int(block) if block else None, temperature=temperature,
+                               top_p=self.sampler["top_p"], order=self.sampler["order"],
+                               threshold=float(self.sampler["threshold"]) if self.sampler["threshold"] else None)
+
+
+class BenchARLM(BenchLM):
+    """The same class for AR checkpoints (exact likelihoods, ``generate``)."""
+
+    kind = "ar"
+
+
+def register_with_lm_eval() -> None:
+    """Add "dllm" and "bench-ar" to lm-eval's model registry (idempotent; ``import benchmark.eval`` does it)."""
+    import benchmark.eval  # noqa: F401

@@ -1,0 +1,105 @@
+"""The lm-eval model classes: registration, likelihood conventions, and simple_evaluate into our store."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "armap-eval"
+
+
+class Req:
+    def __init__(self, *args):
+        self.args = args
+
+
+def test_registered_with_lm_eval_on_import():
+    from lm_eval.api.registry import get_model
+
+    import benchmark.eval  # noqa: F401
+    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
+
+    assert get_model("dllm") is BenchLM and get_model("bench-ar") is BenchARLM
+    assert get_model("hf") is not None, "lm-eval's own models stay available"
+
+
+def test_one_pass_likelihood_reads_the_shifted_logits(micro_pair):
+    """Dream predicts token i from position i-1. Reading position i instead (the released Dream
+    TruthfulQA script's bug) gives a different number, so this test catches that mistake."""
+    from benchmark.eval.lm_eval_model import BenchLM
+
+    lm = BenchLM(str(micro_pair.dllm_path), likelihood="one_pass")
+    context, continuation = micro_pair.format_prompt("what color is bama ?"), " it is red"
+    (ll, _), = lm.loglikelihood([Req(context, continuation)])
+    ctx, cont = lm._ids(context), lm._ids(continuation)
+    ids = torch.tensor([ctx + cont])
+    masked = ids.clone()
+    masked[0, len(ctx):] = lm.mask_id
+    with torch.no_grad():
+        logits = lm.model(input_ids=masked).logits[0].float()
+    logp = F.log_softmax(logits, -1)
+    right = sum(logp[len(ctx) + j - 1, t].item() for j, t in enumerate(cont))
+    off_by_one = sum(logp[len(ctx) + j, t].item() for j, t in enumerate(cont))
+    assert ll == pytest.approx(right, abs=1e-4)
+    assert abs(right - off_by_one) > 1e-2
+
+
+def test_ar_likelihood_is_exact_and_greedy_flag(micro_pair):
+    from benchmark.eval.lm_eval_model import BenchARLM
+
+    lm = BenchARLM(str(micro_pair.ar_path))
+    context = micro_pair.format_prompt("what is 2 plus 2 ?")
+    ids = torch.tensor([lm._ids(context)])
+    with torch.no_grad():
+        greedy_token = lm.model(input_ids=ids).logits[0, -1].argmax().item()
+        logp = F.log_softmax(lm.model(input_ids=ids).logits[0, -1].float(), -1)[greedy_token].item()
+    word = lm.tok.convert_ids_to_tokens(greedy_token)
+    (ll, is_greedy), = lm.loglikelihood([Req(context, " " + word)])
+    assert ll == pytest.approx(logp, abs=1e-4) and is_greedy
+
+
+def test_elbo_and_rolling_likelihoods_are_log_probabilities(micro_pair):
+    from benchmark.eval.lm_eval_model import BenchLM
+
+    one_pass = BenchLM(str(micro_pair.dllm_path), likelihood="one_pass")
+    elbo = BenchLM(str(micro_pair.dllm_path), mc_num=64)
+    req = [Req(micro_pair.format_prompt("list two fruits without fig"), " apple pear")]
+    assert elbo.loglikelihood(req)[0][0] < 0 and one_pass.loglikelihood(req)[0][0] < 0
+    assert len(elbo.loglikelihood_rolling([Req("apple pear plum")])) == 1
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not next to the project")
+def test_simple_evaluate_on_both_kinds_lands_in_store_and_leaderboard(micro_pair, tmp_path):
+    from benchmark.eval.lm_eval_bridge import evaluate_with_lm_eval
+    from benchmark.eval.local_tasks import write_local_tasks
+
+    gsm = tmp_path / "gsm8k.jsonl"
+    gsm.write_text("".join(json.dumps({"question": f"what is {a} plus 1 ?", "answer": f"so #### {a + 1}"}) + "\n"
+                           for a in range(6)))
+    names = write_local_tasks(tmp_path / "tasks", gsm8k=gsm, truthfulqa=DATA / "TruthfulQA.csv",
+                              prompt="<|user|> {q} <|assistant|>", max_gen_toks=8)
+    store = tmp_path / "results" / "lm-eval"
+    for kind, path, method in (("dllm", micro_pair.dllm_path, "base"), ("ar", micro_pair.ar_path, "ar-base")):
+        results = evaluate_with_lm_eval(path, kind, names, tmp_path / "tasks", store, "micro", method, limit=4,
+                                        model_args={"mc_num": 2})
+        assert 0 <= results["gsm8k_local"]["exact_match:last-number"]["value"] <= 100
+        assert 0 < results["truthfulqa_mc2_local"]["mc2"]["value"] < 100
+    records = sorted(store.glob("cells/micro/*/*/seed0.json"))
+    assert len(records) == 4
+    rec = json.loads(records[0].read_text())
+    assert rec["config"]["lm_eval_task"] in names and rec["versions"]["lm_eval"]
+    board = json.loads((store / "leaderboard.json").read_text())
+    assert {r["method"] for r in board} == {"base", "ar-base"}
+    assert all(r["lm-eval__truthfulqa_mc2_local"] == r["lm-eval__truthfulqa_mc2_local"] for r in board)
+
+
+def test_local_gsm8k_rows_are_validated(tmp_path):
+    from benchmark.eval.local_tasks import write_local_tasks
+    from benchmark.harness.data import DataError
+
+    bad = tmp_path / "g.jsonl"
+    bad.write_text('{"question": "q", "answer": "no marker"}\n')
+    with pytest.raises(DataError, match=r"g.jsonl:1: needs string fields 'question' and 'answer'"):
+        write_local_tasks(tmp_path / "t", gsm8k=bad)
