@@ -72,7 +72,7 @@ def measure(root: Path) -> None:
     baseline = rss_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
     start = time.perf_counter()
-    merge_task_vector(root / "student", lora_task_vector(root / "adapter"), 2.0, root / "merged", overwrite=True)
+    merge_task_vector(root / "student", lora_task_vector(root / "adapter"), 2.0, root / "merged")
     wall = time.perf_counter() - start
     print(json.dumps({"wall_s": wall, "peak_above_baseline_mb": rss_mb("VmHWM") - baseline, "baseline_mb": baseline}))
 
@@ -103,10 +103,14 @@ def main() -> None:
         adapter = (root / "adapter" / "adapter_model.safetensors").stat().st_size
         cp_times, runs = [], []
         for _ in range(args.repeats):
-            shutil.rmtree(root / "cp", ignore_errors=True)
+            # Same starting state for both: no earlier output on disk, dirty pages flushed.
+            shutil.rmtree(root / "merged", ignore_errors=True)
+            subprocess.run(["sync"], check=True)
             t = time.perf_counter()
             subprocess.run(["cp", "-r", str(root / "student"), str(root / "cp")], check=True)
             cp_times.append(time.perf_counter() - t)
+            shutil.rmtree(root / "cp")
+            subprocess.run(["sync"], check=True)
             out = subprocess.run(me + ["--_measure", str(root)], check=True, capture_output=True, text=True,
                                  env={**os.environ, "TQDM_DISABLE": "1"})
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
