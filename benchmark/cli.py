@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "~/.cache/dllm-align-bench)")
     run.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins",
                      help="as the top-level --plugins")
+    run.add_argument("--dry-run", action="store_true", help="check models, data, judge and GPU; print the plan")
+    run.add_argument("--data-dir", type=Path, help="folder of the paper tasks' files (paper suite)")
 
     lst = sub.add_parser("list", help="registered methods, tasks, model families and suites")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
@@ -148,6 +150,22 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.suite == "paper":
+        from benchmark.harness.paper import dry_run
+
+        lines, missing = dry_run(args.data_dir, args.seeds)
+        print("\n".join(lines))
+        if missing:
+            print("error: the paper suite cannot run here; missing:\n  - " + "\n  - ".join(missing), file=sys.stderr)
+            return 2
+        if not args.dry_run:
+            print("error: everything is in place, but executing the paper suite is not implemented yet; "
+                  "run the methods per family with `transfer` and `lm-eval` meanwhile", file=sys.stderr)
+            return 2
+        return 0
+    if args.dry_run:
+        print("error: --dry-run is only meaningful for --suite paper (tiny runs offline in minutes)", file=sys.stderr)
+        return 2
     from benchmark.harness.leaderboard import to_markdown
     from benchmark.harness.runner import RunConfig, run
 
