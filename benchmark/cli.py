@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     le.add_argument("--include-path", type=Path, help="folder of task YAMLs (offline; only these tasks)")
     le.add_argument("--gsm8k", type=Path, help="write a local GSM8K-format task for this jsonl into --include-path")
     le.add_argument("--truthfulqa", type=Path, help="write a local TruthfulQA MC2 task for this CSV")
+    le.add_argument("--ifeval", type=Path, help="write a local IFEval task for this jsonl (google/IFEval rows)")
     le.add_argument("--prompt", default="Question: {q}\nAnswer:", help="prompt template of the local tasks")
     le.add_argument("--method", default="base", help="method name of the stored cells (default: base)")
     le.add_argument("--family", default="custom", help="family name of the stored cells")
@@ -233,14 +234,15 @@ def cmd_winrate(args) -> int:
 def cmd_lm_eval(args) -> int:
     from benchmark.eval.lm_eval_bridge import evaluate_with_lm_eval
 
-    if args.gsm8k or args.truthfulqa:
+    if args.gsm8k or args.truthfulqa or args.ifeval:
         from benchmark.eval.local_tasks import write_local_tasks
 
         if not args.include_path:
-            print("error: --gsm8k/--truthfulqa need --include-path (where the task YAMLs are written)",
+            print("error: --gsm8k/--truthfulqa/--ifeval need --include-path (where the task YAMLs go)",
                   file=sys.stderr)
             return 2
-        write_local_tasks(args.include_path, gsm8k=args.gsm8k, truthfulqa=args.truthfulqa, prompt=args.prompt)
+        write_local_tasks(args.include_path, gsm8k=args.gsm8k, truthfulqa=args.truthfulqa, prompt=args.prompt,
+                          ifeval=args.ifeval)
     results = evaluate_with_lm_eval(args.model_dir, args.kind, args.tasks, args.include_path, args.out / args.suite,
                                     args.family, args.method, seed=args.seed, limit=args.limit,
                                     model_args={"mc_num": args.mc_num})

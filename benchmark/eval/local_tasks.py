@@ -35,7 +35,8 @@ def _yaml_str(text: str) -> str:
 
 
 def write_local_tasks(out_dir: str | Path, gsm8k: str | Path | None = None, truthfulqa: str | Path | None = None,
-                      prompt: str = "Question: {q}\nAnswer:", max_gen_toks: int = 256) -> list[str]:
+                      prompt: str = "Question: {q}\nAnswer:", max_gen_toks: int = 256,
+                      ifeval: str | Path | None = None) -> list[str]:
     """Write task YAMLs (and converted data) for the given files; return the task names."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,4 +107,44 @@ metadata:
   version: 1.0
 """)
         names.append("truthfulqa_mc2_local")
+    if ifeval is not None:
+        from benchmark.eval.ifeval import load_ifeval
+
+        rows = load_ifeval(ifeval)
+        data = out_dir / "ifeval_local.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (out_dir / "ifeval_utils.py").write_text(
+            '"""IFEval checkers, offline (written by benchmark.eval.local_tasks)."""\n'
+            "from benchmark.eval.ifeval import agg_inst_level_acc, process_results  # noqa: F401\n")
+        (out_dir / "ifeval_local.yaml").write_text(f"""task: ifeval_local
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    train: {_yaml_str(str(data.resolve()))}
+test_split: train
+output_type: generate_until
+doc_to_text: {_yaml_str(prompt.replace("{q}", "{{prompt}}"))}
+doc_to_target: 0
+generation_kwargs:
+  until: []
+  do_sample: false
+  max_gen_toks: {max_gen_toks}
+process_results: !function ifeval_utils.process_results
+metric_list:
+  - metric: prompt_level_strict_acc
+    aggregation: mean
+    higher_is_better: true
+  - metric: inst_level_strict_acc
+    aggregation: !function ifeval_utils.agg_inst_level_acc
+    higher_is_better: true
+  - metric: prompt_level_loose_acc
+    aggregation: mean
+    higher_is_better: true
+  - metric: inst_level_loose_acc
+    aggregation: !function ifeval_utils.agg_inst_level_acc
+    higher_is_better: true
+metadata:
+  version: 4.0
+""")
+        names.append("ifeval_local")
     return names

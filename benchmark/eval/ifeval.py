@@ -1,0 +1,93 @@
+"""IFEval scoring with lm-eval's own instruction checkers, offline.
+
+lm-eval's checkers import nltk and try to download ``punkt_tab`` at import time; with no network (and
+no nltk data) the download fails and sentence counting breaks. ``offline_checkers()`` prevents the
+download and, only when punkt is absent, stands in regex tokenizers for sentences and words (counts can
+differ from punkt on abbreviations; the record says which was used).
+
+Data: jsonl rows of google/IFEval (``key``, ``prompt``, ``instruction_id_list``, ``kwargs``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from benchmark.harness.data import DataError, iter_jsonl
+
+log = logging.getLogger(__name__)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"\w+|[^\w\s]")
+_mode: str | None = None
+
+
+class _RegexSentences:
+    def tokenize(self, text: str) -> list[str]:
+        return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def offline_checkers() -> str:
+    """Make lm-eval's IFEval checkers importable and usable offline; return "punkt" or "regex"."""
+    global _mode
+    if _mode:
+        return _mode
+    import nltk
+
+    try:
+        nltk.data.find("tokenizers/punkt_tab")
+        _mode = "punkt"
+    except LookupError:
+        _mode = "regex"
+    if _mode == "regex":
+        real_download = nltk.download
+        nltk.download = lambda *a, **k: False  # lm-eval calls this at import; it would reach the network
+        try:
+            from lm_eval.tasks.ifeval import instructions_util
+        finally:
+            nltk.download = real_download
+        instructions_util._get_sentence_tokenizer = lambda: _RegexSentences()
+        instructions_util.nltk.word_tokenize = lambda text, *a, **k: _WORD.findall(text)
+        log.info("IFEval: nltk punkt is not installed; using regex sentence and word tokenizers")
+    return _mode
+
+
+def load_ifeval(path) -> list[dict]:
+    rows = []
+    for where, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+            raise DataError(f"{where}: field 'prompt' must be a non-empty string")
+        ids, kwargs = row.get("instruction_id_list"), row.get("kwargs")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not ids:
+            raise DataError(f"{where}: field 'instruction_id_list' must be a non-empty list of strings")
+        if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
+            raise DataError(f"{where}: field 'kwargs' must be a list of objects, one per instruction")
+        rows.append({"key": row.get("key", len(rows)), "prompt": row["prompt"], "instruction_id_list": ids,
+                     "kwargs": kwargs})
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    """lm-eval's per-document IFEval result (strict and loose; prompt and instruction level)."""
+    offline_checkers()
+    from lm_eval.tasks.ifeval import utils
+
+    return utils.process_results(doc, results)
+
+
+def agg_inst_level_acc(items) -> float:
+    flat = [x for sub in items for x in sub]
+    return sum(flat) / len(flat)
+
+
+def score_ifeval(rows: list[dict], responses: list[str]) -> dict[str, float]:
+    """The four IFEval accuracies (percent) of ``responses`` to ``rows``."""
+    per = [process_results(doc, [resp]) for doc, resp in zip(rows, responses, strict=True)]
+    out = {}
+    for level in ("strict", "loose"):
+        out[f"prompt_level_{level}_acc"] = 100 * sum(p[f"prompt_level_{level}_acc"] for p in per) / len(per)
+        out[f"inst_level_{level}_acc"] = 100 * agg_inst_level_acc([p[f"inst_level_{level}_acc"] for p in per])
+    return out

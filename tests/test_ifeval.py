@@ -1,0 +1,46 @@
+"""IFEval with lm-eval's checkers, offline (no nltk download), strict and loose, prompt and instruction level."""
+
+import json
+
+import pytest
+
+from benchmark.eval.ifeval import load_ifeval, offline_checkers, score_ifeval
+from benchmark.harness.data import DataError
+
+ROWS = [
+    {"key": 1, "prompt": "Write two sentences without commas.", "instruction_id_list": ["punctuation:no_comma"],
+     "kwargs": [{}]},
+    {"key": 2, "prompt": "Answer in lowercase, at least 5 words.",
+     "instruction_id_list": ["change_case:english_lowercase", "length_constraints:number_words"],
+     "kwargs": [{}, {"relation": "at least", "num_words": 5}]},
+    {"key": 3, "prompt": "Use exactly 2 sentences.", "instruction_id_list": ["length_constraints:number_sentences"],
+     "kwargs": [{"relation": "less than", "num_sentences": 3}]},
+]
+
+
+def test_checkers_score_known_answers():
+    assert offline_checkers() in ("punkt", "regex")
+    responses = ["The sky is blue. The sea is too.",  # follows (no comma)
+                 "this one has only lowercase words in it",  # follows both
+                 "One. Two. Three. Four."]  # four sentences: fails "less than 3"
+    scores = score_ifeval(ROWS, responses)
+    assert scores["prompt_level_strict_acc"] == pytest.approx(200 / 3)
+    assert scores["inst_level_strict_acc"] == pytest.approx(75.0)
+    # "too short" is lowercase (passes) but has 2 words, not >= 5 (fails): 1 of 4 instructions followed
+    broken = score_ifeval(ROWS, ["Yes, a comma.", "too short", "One. Two. Three. Four."])
+    assert broken["prompt_level_strict_acc"] == 0.0
+    assert broken["inst_level_strict_acc"] == pytest.approx(25.0)
+
+
+def test_loose_is_at_least_strict():
+    responses = ["**The sky is blue.**", "*this has only lowercase words here*", "A. B."]
+    scores = score_ifeval(ROWS, responses)
+    assert scores["prompt_level_loose_acc"] >= scores["prompt_level_strict_acc"]
+    assert scores["inst_level_loose_acc"] >= scores["inst_level_strict_acc"]
+
+
+def test_malformed_rows(tmp_path):
+    path = tmp_path / "ifeval.jsonl"
+    path.write_text(json.dumps({"prompt": "x", "instruction_id_list": ["a"], "kwargs": [{}, {}]}) + "\n")
+    with pytest.raises(DataError, match=r"ifeval.jsonl:1: field 'kwargs' must be a list of objects, one per"):
+        load_ifeval(path)
