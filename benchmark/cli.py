@@ -122,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     le.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per likelihood (DLLM)")
     le.add_argument("--seed", type=int, default=0)
 
+    mc = sub.add_parser("mc2", help="TruthfulQA MC2, length-normalised (the paper's protocol), into the store")
+    mc.add_argument("--model-dir", type=Path, required=True)
+    mc.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
+    mc.add_argument("--csv", type=Path, required=True, help="TruthfulQA.csv")
+    mc.add_argument("--prompt", default="Q: {q}\nA:", help="prompt template ({q} is the question)")
+    mc.add_argument("--likelihood", choices=["elbo", "one_pass"], default="elbo", help="DLLM likelihood")
+    mc.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per choice (DLLM)")
+    mc.add_argument("--limit", type=_positive, help="first N questions")
+    mc.add_argument("--method", default="base")
+    mc.add_argument("--family", default="custom")
+    mc.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
+    mc.add_argument("--out", type=Path, default=Path("results"))
+
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
@@ -250,6 +263,15 @@ def cmd_lm_eval(args) -> int:
     return 0
 
 
+def cmd_mc2(args) -> int:
+    from benchmark.eval.lm_eval_bridge import evaluate_mc2
+
+    metrics = evaluate_mc2(args.model_dir, args.kind, args.csv, args.out / args.suite, args.family, args.method,
+                           limit=args.limit, prompt=args.prompt, mc_num=args.mc_num, likelihood=args.likelihood)
+    print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
@@ -274,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)
         handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
-                   "winrate": cmd_winrate, "lm-eval": cmd_lm_eval,
+                   "winrate": cmd_winrate, "lm-eval": cmd_lm_eval, "mc2": cmd_mc2,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:

@@ -103,3 +103,33 @@ def test_local_gsm8k_rows_are_validated(tmp_path):
     bad.write_text('{"question": "q", "answer": "no marker"}\n')
     with pytest.raises(DataError, match=r"g.jsonl:1: needs string fields 'question' and 'answer'"):
         write_local_tasks(tmp_path / "t", gsm8k=bad)
+
+
+def test_mc2_is_length_normalised_probability_mass_on_true_choices(micro_pair):
+    import math
+
+    from benchmark.eval.lm_eval_model import BenchARLM
+    from benchmark.eval.loaders import MultipleChoice
+    from benchmark.eval.truthfulqa import mc2_scores
+
+    lm = BenchARLM(str(micro_pair.ar_path))
+    item = MultipleChoice("what color is bama ?", "it is red", ("it is red",), ("it is blue", "i do not know"))
+    prompt = micro_pair.format_prompt("{q}")
+    (score,) = mc2_scores(lm, [item], prompt=prompt)
+    lls = [lm.loglikelihood([Req(prompt.format(q=item.question), " " + c)])[0][0] / len(c.split())
+           for c in ("it is red", "it is blue", "i do not know")]  # one token per word in the tiny vocabulary
+    expected = math.exp(lls[0]) / sum(math.exp(v) for v in lls)
+    assert score == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not next to the project")
+def test_mc2_command_stores_a_cell(micro_pair, tmp_path, capsys):
+    from benchmark.cli import main
+
+    for kind, path, method in (("dllm", micro_pair.dllm_path, "base"), ("ar", micro_pair.ar_path, "ar-base")):
+        assert main(["mc2", "--model-dir", str(path), "--kind", kind, "--csv", str(DATA / "TruthfulQA.csv"),
+                     "--limit", "3", "--mc-num", "2", "--method", method, "--family", "micro",
+                     "--out", str(tmp_path)]) == 0
+    board = json.loads((tmp_path / "lm-eval" / "leaderboard.json").read_text())
+    assert {r["method"] for r in board} == {"base", "ar-base"}
+    assert all(0 < r["truthfulqa-mc2"] < 100 for r in board)

@@ -28,7 +28,6 @@ def evaluate_with_lm_eval(model_dir: str | Path, kind: str, tasks: list[str], in
 
     from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
     from benchmark.harness.leaderboard import write_leaderboard
-    from benchmark.harness.runner import environment, git_revision
 
     if kind not in ("ar", "dllm"):
         raise ValueError(f"--kind must be 'ar' or 'dllm', got {kind!r}")
@@ -55,20 +54,58 @@ def evaluate_with_lm_eval(model_dir: str | Path, kind: str, tasks: list[str], in
                               else None, "display": label, "higher_is_better": True}
         if not metrics:
             raise ValueError(f"lm-eval returned no numeric metric for task {task!r}: {raw}")
-        key = CellKey(store.root.name, family, method, f"lm-eval/{task}".replace("/", "__"), seed)
-        config = {"cell": key.__dict__, "model_dir": str(model_dir), "kind": kind, "model_args": model_args,
-                  "lm_eval_task": task, "limit": limit, "task_config": results["configs"].get(task, {}),
+        config = {"model_dir": str(model_dir), "kind": kind, "model_args": model_args, "lm_eval_task": task,
+                  "limit": limit, "task_config": results["configs"].get(task, {}),
                   "task_version": results.get("versions", {}).get(task)}
         samples = [{"doc": s.get("doc"), "target": s.get("target"), "response": s.get("filtered_resps"),
                     "metrics": {m: s.get(m) for m in raw if m.split(",")[0] in s}}
                    for s in results.get("samples", {}).get(task, [])]
-        record = {"schema": SCHEMA_VERSION, "cell": key.__dict__, "config_hash": config_hash(config),
-                  "config": config, "metrics": metrics, "main_metric": next(iter(metrics)),
-                  "n_eval": len(samples), "model_kind": kind, "info": {"source": "lm-eval"},
-                  "cost": {"align": {"wall_s": 0.0, "forward_passes": 0, "tokens": 0}, "eval": cost.to_dict()},
-                  "versions": environment(), "git_revision": git_revision(),
-                  "created": datetime.now(UTC).isoformat()}
-        store.write(key, record, samples)
+        store_eval_cell(store, family, method, f"lm-eval__{task}", seed, kind, metrics, samples, config, cost,
+                        source="lm-eval")
         out[task] = metrics
     write_leaderboard(store.root)
     return out
+
+
+def store_eval_cell(store: ResultStore, family: str, method: str, task: str, seed: int, kind: str,
+                    metrics: dict, samples: list[dict], config: dict, cost: CostMeter, source: str) -> CellKey:
+    """One evaluation-only cell (no alignment step) in the store's schema."""
+    from benchmark.harness.runner import environment, git_revision
+
+    key = CellKey(store.root.name, family, method, task, seed)
+    config = {"cell": key.__dict__, **config}
+    record = {"schema": SCHEMA_VERSION, "cell": key.__dict__, "config_hash": config_hash(config),
+              "config": config, "metrics": metrics, "main_metric": next(iter(metrics)),
+              "n_eval": len(samples), "model_kind": kind, "info": {"source": source},
+              "cost": {"align": {"wall_s": 0.0, "forward_passes": 0, "tokens": 0}, "eval": cost.to_dict()},
+              "versions": environment(), "git_revision": git_revision(), "created": datetime.now(UTC).isoformat()}
+    store.write(key, record, samples)
+    return key
+
+
+def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path, store_root: str | Path, family: str,
+                 method: str, limit: int | None = None, prompt: str = "Q: {q}\nA:", mc_num: int = 8,
+                 likelihood: str = "elbo", seed: int = 0) -> dict:
+    """TruthfulQA MC2 (length-normalised, the paper's protocol) stored as cell ``truthfulqa-mc2``."""
+    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
+    from benchmark.eval.loaders import load_truthfulqa_csv
+    from benchmark.eval.truthfulqa import mc2_scores
+    from benchmark.harness.evaluate import mean_and_stderr
+    from benchmark.harness.leaderboard import write_leaderboard
+
+    items = load_truthfulqa_csv(csv_path)[:limit]
+    with CostMeter() as cost:
+        cls = BenchLM if kind == "dllm" else BenchARLM
+        lm = cls(str(model_dir), mc_num=mc_num, likelihood=likelihood, seed=seed)
+        scores = mc2_scores(lm, items, prompt)
+    mean, se = mean_and_stderr(scores)
+    metrics = {"mc2": {"value": 100 * mean, "stderr": 100 * se, "display": "MC2 (length-normalised)",
+                       "higher_is_better": True}}
+    samples = [{"question": i.question, "mc2": s} for i, s in zip(items, scores)]
+    store = ResultStore(Path(store_root))
+    config = {"model_dir": str(model_dir), "kind": kind, "csv": str(csv_path), "limit": limit, "prompt": prompt,
+              "mc_num": mc_num, "likelihood": likelihood}
+    store_eval_cell(store, family, method, "truthfulqa-mc2", seed, kind, metrics, samples, config, cost,
+                    source="benchmark.eval.truthfulqa")
+    write_leaderboard(store.root)
+    return metrics
