@@ -1,0 +1,100 @@
+"""Judges: the OpenAI-compatible client against a local stand-in server, and a local reward model."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from benchmark.eval.judges import JUDGES, OpenAIJudge
+from benchmark.harness.errors import BenchmarkError
+
+
+class FakeEndpoint(BaseHTTPRequestHandler):
+    """Answers /chat/completions; fails the first ``fail_first`` requests with HTTP 429."""
+
+    calls = []
+    fail_first = 0
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeEndpoint.calls.append({"auth": self.headers.get("Authorization"), "body": body})
+        if len(FakeEndpoint.calls) <= FakeEndpoint.fail_first:
+            self.send_response(429)
+            self.end_headers()
+            return
+        content = body["messages"][0]["content"]
+        first = content.split("[The Start of Assistant A's Answer]")[1].split("[The End")[0]
+        second = content.split("[The Start of Assistant B's Answer]")[1].split("[The End")[0]
+        verdict = f"Score A: {min(10, len(first.split()))}, Score B: {min(10, len(second.split()))}"
+        payload = json.dumps({"choices": [{"message": {"content": verdict}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def endpoint():
+    FakeEndpoint.calls, FakeEndpoint.fail_first = [], 0
+    server = HTTPServer(("127.0.0.1", 0), FakeEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_openai_judge_scores_retries_and_caches(endpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-secret-123")
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    FakeEndpoint.fail_first = 2
+    judge = OpenAIJudge(base_url=endpoint, model="judge-x", key_env="MY_KEY", cache_dir=tmp_path / "cache")
+    assert judge.rate("q", "one two three", "one") == (3.0, 1.0)
+    assert len(FakeEndpoint.calls) == 3, "two 429s were retried"
+    assert FakeEndpoint.calls[-1]["auth"] == "Bearer sk-secret-123"
+    assert FakeEndpoint.calls[-1]["body"]["model"] == "judge-x" and FakeEndpoint.calls[-1]["body"]["temperature"] == 0
+    assert judge.rate("q", "one two three", "one") == (3.0, 1.0)
+    assert len(FakeEndpoint.calls) == 3, "the second verdict came from the cache"
+    cached = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
+    assert "sk-secret-123" not in cached and "judge-x" in cached
+
+
+def test_openai_judge_without_key_is_a_clear_error(endpoint, tmp_path, monkeypatch):
+    monkeypatch.delenv("MISSING_KEY", raising=False)
+    judge = OpenAIJudge(base_url=endpoint, key_env="MISSING_KEY", cache_dir=tmp_path)
+    with pytest.raises(BenchmarkError, match=r"set \$MISSING_KEY"):
+        judge.rate("q", "a", "b")
+    assert FakeEndpoint.calls == []
+
+
+def test_openai_judge_gives_up_after_retries(endpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "k")
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    FakeEndpoint.fail_first = 100
+    judge = OpenAIJudge(base_url=endpoint, key_env="MY_KEY", cache_dir=tmp_path, retries=2)
+    with pytest.raises(BenchmarkError, match="no answer after 3 tries"):
+        judge.rate("q", "a", "b")
+
+
+def test_reward_model_judge_on_a_local_classifier(micro_pair, tmp_path):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForSequenceClassification
+
+    from benchmark.models.loading import load_tokenizer
+
+    tok = load_tokenizer(micro_pair.ar_path)
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, num_labels=1, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    Qwen2ForSequenceClassification(cfg).save_pretrained(tmp_path / "rm")
+    tok.save_pretrained(tmp_path / "rm")
+    judge = JUDGES.get("reward-model")(tmp_path / "rm")
+    a, b = judge.rate("what is 1 plus 1 ?", "2", "3")
+    assert isinstance(a, float) and isinstance(b, float) and a != b
+    assert judge.rate("what is 1 plus 1 ?", "3", "2") == (b, a), "rewards do not depend on the order shown"
+    with pytest.raises(BenchmarkError, match="not a model folder"):
+        JUDGES.get("reward-model")(tmp_path / "nothing-here")
