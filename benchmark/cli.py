@@ -135,6 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
     mc.add_argument("--out", type=Path, default=Path("results"))
 
+    ma = sub.add_parser("math", help="GSM8K/MATH500 final-answer accuracy over several samples, into the store")
+    ma.add_argument("--model-dir", type=Path, required=True)
+    ma.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
+    ma.add_argument("--data", type=Path, required=True, help="jsonl: question/answer (GSM8K) or problem/answer")
+    ma.add_argument("--task", default="math", help="cell task name, e.g. gsm8k or math500 (default: math)")
+    ma.add_argument("--samples", type=_positive, default=4, help="answers per question (1 when temperature 0)")
+    ma.add_argument("--temperature", type=float, default=0.7)
+    ma.add_argument("--max-new-tokens", type=_positive, default=512)
+    ma.add_argument("--prompt", default="{q}", help="prompt template ({q} is the question)")
+    ma.add_argument("--limit", type=_positive)
+    ma.add_argument("--method", default="base")
+    ma.add_argument("--family", default="custom")
+    ma.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
+    ma.add_argument("--out", type=Path, default=Path("results"))
+
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     board.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
@@ -272,6 +287,16 @@ def cmd_mc2(args) -> int:
     return 0
 
 
+def cmd_math(args) -> int:
+    from benchmark.eval.lm_eval_bridge import evaluate_math
+
+    metrics = evaluate_math(args.model_dir, args.kind, args.data, args.out / args.suite, args.family, args.method,
+                            task=args.task, samples=args.samples, temperature=args.temperature,
+                            max_new_tokens=args.max_new_tokens, prompt=args.prompt, limit=args.limit)
+    print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
@@ -297,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             load_plugin_file(path)
         handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
                    "winrate": cmd_winrate, "lm-eval": cmd_lm_eval, "mc2": cmd_mc2,
+                   "math": cmd_math,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:

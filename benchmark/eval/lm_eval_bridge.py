@@ -109,3 +109,27 @@ def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path, store_r
                     source="benchmark.eval.truthfulqa")
     write_leaderboard(store.root)
     return metrics
+
+
+def evaluate_math(model_dir: str | Path, kind: str, data: str | Path, store_root: str | Path, family: str,
+                  method: str, task: str = "math", samples: int = 4, temperature: float = 0.7,
+                  max_new_tokens: int = 512, prompt: str = "{q}", limit: int | None = None, seed: int = 0) -> dict:
+    """GSM8K/MATH500 final-answer accuracy, mean over ``samples`` answers per question, stored as a cell."""
+    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
+    from benchmark.eval.math_answers import load_math, math_accuracy
+    from benchmark.harness.evaluate import mean_and_stderr
+    from benchmark.harness.leaderboard import write_leaderboard
+
+    rows = load_math(data)[:limit]
+    with CostMeter() as cost:
+        lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=seed)
+        per_question, records = math_accuracy(lm, rows, prompt, samples, temperature, max_new_tokens)
+    mean, se = mean_and_stderr(per_question)
+    metrics = {"accuracy": {"value": 100 * mean, "stderr": 100 * se, "display": "Accuracy (mean over samples)",
+                            "higher_is_better": True}}
+    config = {"model_dir": str(model_dir), "kind": kind, "data": str(data), "samples": samples,
+              "temperature": temperature, "max_new_tokens": max_new_tokens, "prompt": prompt, "limit": limit}
+    store_eval_cell(ResultStore(Path(store_root)), family, method, task, seed, kind, metrics, records, config, cost,
+                    source="benchmark.eval.math_answers")
+    write_leaderboard(Path(store_root))
+    return metrics
