@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     mc = sub.add_parser("mc2", help="TruthfulQA MC2, length-normalised (the paper's protocol), into the store")
     mc.add_argument("--model-dir", type=Path, required=True)
     mc.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
-    mc.add_argument("--csv", type=Path, required=True, help="TruthfulQA.csv")
+    source = mc.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", type=Path, help="TruthfulQA.csv")
+    source.add_argument("--hub-id", help="hub dataset with a multiple_choice config, e.g. truthful_qa")
     mc.add_argument("--prompt", default="Q: {q}\nA:", help="prompt template ({q} is the question)")
     mc.add_argument("--likelihood", choices=["elbo", "one_pass"], default="elbo", help="DLLM likelihood")
     mc.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per choice (DLLM)")
@@ -149,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--family", default="custom")
     ma.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
     ma.add_argument("--out", type=Path, default=Path("results"))
+
+    an = sub.add_parser("answers", help="answer a prompts file (AlpacaEval/Arena-Hard) for winrate")
+    an.add_argument("--model-dir", type=Path, required=True)
+    an.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
+    an.add_argument("--prompts", type=Path, required=True, help="jsonl with an 'instruction' field")
+    an.add_argument("--out", type=Path, required=True, help="answers jsonl (raw_prompt, responses)")
+    an.add_argument("--max-new-tokens", type=_positive, default=512)
+    an.add_argument("--block-length", type=_positive, help="DLLM sampler block length (Dream: 32, SDAR: 4)")
+    an.add_argument("--temperature", type=float, default=0.0)
+    an.add_argument("--threshold", type=float, help="DLLM confidence threshold (paper: 0.9)")
+    an.add_argument("--limit", type=_positive)
 
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
@@ -282,7 +295,8 @@ def cmd_mc2(args) -> int:
     from benchmark.eval.lm_eval_bridge import evaluate_mc2
 
     metrics = evaluate_mc2(args.model_dir, args.kind, args.csv, args.out / args.suite, args.family, args.method,
-                           limit=args.limit, prompt=args.prompt, mc_num=args.mc_num, likelihood=args.likelihood)
+                           limit=args.limit, prompt=args.prompt, mc_num=args.mc_num, likelihood=args.likelihood,
+                           hub_id=args.hub_id)
     print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
     return 0
 
@@ -294,6 +308,16 @@ def cmd_math(args) -> int:
                             task=args.task, samples=args.samples, temperature=args.temperature,
                             max_new_tokens=args.max_new_tokens, prompt=args.prompt, limit=args.limit)
     print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
+    return 0
+
+
+def cmd_answers(args) -> int:
+    from benchmark.eval.lm_eval_bridge import generate_answers_file
+
+    settings = {"block_length": args.block_length, "temperature": args.temperature, "threshold": args.threshold}
+    n = generate_answers_file(args.model_dir, args.kind, args.prompts, args.out, args.max_new_tokens, args.limit,
+                              settings=settings)
+    print(f"wrote {n} answers to {args.out}")
     return 0
 
 
@@ -322,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             load_plugin_file(path)
         handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
                    "winrate": cmd_winrate, "lm-eval": cmd_lm_eval, "mc2": cmd_mc2,
-                   "math": cmd_math,
+                   "math": cmd_math, "answers": cmd_answers,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:

@@ -151,3 +151,20 @@ def test_unmatched_prompts_are_an_error(tmp_path):
     b = write(tmp_path, "b.jsonl", [json.dumps({"raw_prompt": "y", "responses": ["1"]}).encode()])
     with pytest.raises(DataError, match="1 prompt\\(s\\) have no answer"):
         pair_answers(load_answers(a), load_answers(b), str(a), str(b))
+
+
+def test_answers_then_winrate_closes_the_loop(micro_pair, tmp_path, capsys):
+    """A model answers a prompts file; its answers are judged against another model's."""
+    from benchmark.cli import main
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"instruction": f"what is {a} plus 2 ?"}) + "\n" for a in range(4)))
+    for kind, path, out in (("dllm", micro_pair.dllm_path, "dllm.jsonl"), ("ar", micro_pair.ar_path, "ar.jsonl")):
+        assert main(["answers", "--model-dir", str(path), "--kind", kind, "--prompts", str(prompts),
+                     "--out", str(tmp_path / out), "--max-new-tokens", "8"]) == 0
+    assert len(load_answers(tmp_path / "dllm.jsonl", allow_empty=True)) == 4
+    capsys.readouterr()
+    assert main(["winrate", "--answers", str(tmp_path / "dllm.jsonl"), "--base", str(tmp_path / "ar.jsonl"),
+                 "--allow-empty"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 4 and 0 <= result["win_rate"] <= 100

@@ -83,9 +83,9 @@ def store_eval_cell(store: ResultStore, family: str, method: str, task: str, see
     return key
 
 
-def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path, store_root: str | Path, family: str,
+def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path | None, store_root: str | Path, family: str,
                  method: str, limit: int | None = None, prompt: str = "Q: {q}\nA:", mc_num: int = 8,
-                 likelihood: str = "elbo", seed: int = 0) -> dict:
+                 likelihood: str = "elbo", seed: int = 0, hub_id: str = "truthful_qa") -> dict:
     """TruthfulQA MC2 (length-normalised, the paper's protocol) stored as cell ``truthfulqa-mc2``."""
     from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
     from benchmark.eval.loaders import load_truthfulqa_csv
@@ -93,7 +93,12 @@ def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path, store_r
     from benchmark.harness.evaluate import mean_and_stderr
     from benchmark.harness.leaderboard import write_leaderboard
 
-    items = load_truthfulqa_csv(csv_path)[:limit]
+    if csv_path is not None:
+        items = load_truthfulqa_csv(csv_path)[:limit]
+    else:  # the hub's truthful_qa multiple_choice config (needs the network or a local HF cache)
+        from benchmark.eval.loaders import load_truthfulqa_hub
+
+        items = load_truthfulqa_hub(hub_id)[:limit]
     with CostMeter() as cost:
         cls = BenchLM if kind == "dllm" else BenchARLM
         lm = cls(str(model_dir), mc_num=mc_num, likelihood=likelihood, seed=seed)
@@ -103,7 +108,8 @@ def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path, store_r
                        "higher_is_better": True}}
     samples = [{"question": i.question, "mc2": s} for i, s in zip(items, scores)]
     store = ResultStore(Path(store_root))
-    config = {"model_dir": str(model_dir), "kind": kind, "csv": str(csv_path), "limit": limit, "prompt": prompt,
+    config = {"model_dir": str(model_dir), "kind": kind, "csv": str(csv_path) if csv_path else None,
+              "hub_id": None if csv_path else hub_id, "limit": limit, "prompt": prompt,
               "mc_num": mc_num, "likelihood": likelihood}
     store_eval_cell(store, family, method, "truthfulqa-mc2", seed, kind, metrics, samples, config, cost,
                     source="benchmark.eval.truthfulqa")
@@ -133,3 +139,34 @@ def evaluate_math(model_dir: str | Path, kind: str, data: str | Path, store_root
                     source="benchmark.eval.math_answers")
     write_leaderboard(Path(store_root))
     return metrics
+
+
+def generate_answers_file(model_dir: str | Path, kind: str, prompts_path: str | Path, out: str | Path,
+                          max_new_tokens: int = 512, limit: int | None = None, field: str = "instruction",
+                          settings: dict | None = None, seed: int = 0) -> int:
+    """Answer every prompt of a jsonl file and write the answers format (``raw_prompt``, ``responses``),
+    the input of ``winrate``; prompts go through the tokenizer's chat template when it has one."""
+    import json
+
+    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
+    from benchmark.eval.loaders import load_prompts
+    from benchmark.harness.store import atomic_write_text
+
+    prompts = load_prompts(prompts_path, field)[:limit]
+    lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=seed, **(settings or {}))
+
+    class _Req:
+        def __init__(self, *args):
+            self.args = args
+
+    def render(p: str) -> str:
+        if lm.tok.chat_template:
+            return lm.tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                              add_generation_prompt=True)
+        return p
+
+    kwargs = {"until": [], "max_gen_toks": max_new_tokens}
+    outputs = lm.generate_until([_Req(render(p), kwargs) for p in prompts])
+    atomic_write_text(Path(out), "".join(json.dumps({"raw_prompt": p, "responses": [o]}) + "\n"
+                                         for p, o in zip(prompts, outputs)))
+    return len(outputs)

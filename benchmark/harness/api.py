@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -212,12 +212,3 @@ class Method(ABC):
 
     @abstractmethod
     def align(self, ctx: AlignContext) -> AlignedModel: ...
-
-
-def dataclass_from_dict(cls, values: dict, where: str):
-    """Build dataclass ``cls`` from ``values``; unknown keys are an error naming ``where`` and the field."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise DataError(f"{where}: unknown field(s) {unknown}; {cls.__name__} accepts {sorted(known)}")
-    return cls(**values)
