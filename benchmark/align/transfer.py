@@ -18,7 +18,6 @@ plus the delta being added. Output goes to a temporary folder that is renamed in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import mmap
@@ -33,19 +32,15 @@ from pathlib import Path
 
 import torch
 
-from benchmark.harness.errors import BenchmarkError
+from benchmark.align.checkpoint import PICKLE_SUFFIXES, Checkpoint, TransferError, fingerprint
 from benchmark.harness.registry import Registry
 
+__all__ = ["Checkpoint", "Gammas", "TaskVector", "TransferError", "full_task_vector", "lora_task_vector",
+           "merge_task_vector", "transfer"]
+
 PEFT_PREFIX = "base_model.model."
-WEIGHTS_FILE = "model.safetensors"
-INDEX_FILE = "model.safetensors.index.json"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 CONFIG_FIELDS = ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size",
                  "intermediate_size", "vocab_size")
-
-
-class TransferError(BenchmarkError):
-    """Incompatible or malformed checkpoints; the message lists every problem found."""
 
 
 # ------------------------------------------------------------------------------------------ key profiles
@@ -187,83 +182,6 @@ def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str
     return TaskVector({s: aligned.shapes[t] for s, t in teacher_of.items()}, compute,
                       {"kind": "full", "aligned": str(aligned.path), "base": str(base.path),
                        "fingerprint": {"aligned": aligned.fingerprint(), "base": base.fingerprint()}})
-
-
-# ------------------------------------------------------------------------------------------ checkpoints
-class Checkpoint:
-    """A safetensors checkpoint folder, single-file or sharded, read through its headers only."""
-
-    def __init__(self, path: str | Path, allow_pickle: bool = False) -> None:
-        from safetensors import safe_open
-
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise TransferError(f"{self.path}: no such checkpoint folder")
-        index = self.path / INDEX_FILE
-        if index.is_file():
-            try:
-                weight_map = json.loads(index.read_text()).get("weight_map")
-            except json.JSONDecodeError as exc:
-                raise TransferError(f"{index}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(weight_map, dict) or not weight_map:
-                raise TransferError(f"{index}: missing or empty field 'weight_map'")
-            self.shards: dict[str, list[str]] = {}
-            for name, shard in weight_map.items():
-                self.shards.setdefault(shard, []).append(name)
-            missing = [s for s in self.shards if not (self.path / s).is_file()]
-            if missing:
-                raise TransferError(f"{index}: names shard file(s) that do not exist: {missing}")
-        elif (self.path / WEIGHTS_FILE).is_file():
-            self.shards = {WEIGHTS_FILE: None}  # names read from the header below
-        else:
-            pickles = sorted(p.name for p in self.path.iterdir() if p.suffix in PICKLE_SUFFIXES)
-            if pickles and not allow_pickle:
-                raise TransferError(f"{self.path}: only pickle checkpoints {pickles}; pickles can run code when "
-                                    "loaded. Convert them to safetensors (or pass --allow-pickle to accept the risk)")
-            if pickles:
-                raise TransferError(f"{self.path}: pickle checkpoints are accepted but not merged in place; "
-                                    "convert them with `transformers` save_pretrained(safe_serialization=True)")
-            raise TransferError(f"{self.path}: no {WEIGHTS_FILE} or {INDEX_FILE}")
-        self.shapes: dict[str, tuple[int, ...]] = {}
-        for shard in list(self.shards):
-            try:
-                with safe_open(self.path / shard, "pt") as fh:
-                    names = list(fh.keys())
-                    for n in names:
-                        self.shapes[n] = tuple(fh.get_slice(n).get_shape())
-            except Exception as exc:  # safetensors raises its own error types for truncated files
-                raise TransferError(f"{self.path / shard}: unreadable safetensors file ({exc})") from exc
-            if self.shards[shard] is None:
-                self.shards[shard] = names
-            else:
-                absent = sorted(set(self.shards[shard]) - set(names))
-                if absent:
-                    raise TransferError(f"{self.path / INDEX_FILE}: maps {absent[:3]} to {shard}, which lacks them")
-        self.names = list(self.shapes)
-        self._file_of = {n: self.path / s for s, names in self.shards.items() for n in names}
-
-    def file_of(self, name: str) -> Path:
-        return self._file_of[name]
-
-    def config(self) -> dict:
-        cfg = self.path / "config.json"
-        return json.loads(cfg.read_text()) if cfg.is_file() else {}
-
-    def fingerprint(self) -> str:
-        """sha256 over each shard's name, size and header (not its data: hashing GBs would double the I/O)."""
-        digest = hashlib.sha256()
-        for shard in sorted(self.shards):
-            digest.update(shard.encode())
-            digest.update(fingerprint(self.path / shard).encode())
-        return digest.hexdigest()[:16]
-
-
-def fingerprint(path: Path) -> str:
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        header_len = struct.unpack("<Q", raw)[0] if len(raw) == 8 else 0
-        header = fh.read(min(header_len, 100_000_000))
-    return hashlib.sha256(raw + header + str(path.stat().st_size).encode()).hexdigest()[:16]
 
 
 def _load_safetensors(path: Path, load_file):
