@@ -36,6 +36,18 @@ def _positive(value: str) -> int:
     return n
 
 
+def _checkpoint_args(parser: argparse.ArgumentParser, stored: bool = True) -> None:
+    """Arguments shared by the evaluation commands: the checkpoint, and where its cell is stored."""
+    parser.add_argument("--model-dir", type=Path, required=True, help="checkpoint folder")
+    parser.add_argument("--kind", choices=["dllm", "ar"], default="dllm", help="DLLM (ELBO, sampler) or AR")
+    parser.add_argument("--limit", type=_positive, help="only the first N items")
+    if stored:
+        parser.add_argument("--method", default="base", help="method name of the stored cells (default: base)")
+        parser.add_argument("--family", default="custom", help="family name of the stored cells")
+        parser.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
+        parser.add_argument("--out", type=Path, default=Path("results"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark", description=(
         "Preference alignment of diffusion LMs: AR-MAP beside DLLM-native methods, on shared tasks."))
@@ -106,62 +118,42 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("--allow-empty", action="store_true", help="judge empty answers instead of refusing the file")
 
     le = sub.add_parser("lm-eval", help="lm-eval tasks on one checkpoint, stored as cells of our result store")
-    le.add_argument("--model-dir", type=Path, required=True, help="checkpoint folder")
-    le.add_argument("--kind", choices=["dllm", "ar"], default="dllm", help="DLLM (ELBO, sampler) or AR")
+    _checkpoint_args(le)
     le.add_argument("--tasks", type=_names, required=True, metavar="A,B", help="lm-eval task names")
     le.add_argument("--include-path", type=Path, help="folder of task YAMLs (offline; only these tasks)")
     le.add_argument("--gsm8k", type=Path, help="write a local GSM8K-format task for this jsonl into --include-path")
     le.add_argument("--truthfulqa", type=Path, help="write a local TruthfulQA MC2 task for this CSV")
     le.add_argument("--ifeval", type=Path, help="write a local IFEval task for this jsonl (google/IFEval rows)")
     le.add_argument("--prompt", default="Question: {q}\nAnswer:", help="prompt template of the local tasks")
-    le.add_argument("--method", default="base", help="method name of the stored cells (default: base)")
-    le.add_argument("--family", default="custom", help="family name of the stored cells")
-    le.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
-    le.add_argument("--out", type=Path, default=Path("results"))
-    le.add_argument("--limit", type=_positive, help="first N documents per task")
     le.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per likelihood (DLLM)")
     le.add_argument("--seed", type=int, default=0)
 
     mc = sub.add_parser("mc2", help="TruthfulQA MC2, length-normalised (the paper's protocol), into the store")
-    mc.add_argument("--model-dir", type=Path, required=True)
-    mc.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
+    _checkpoint_args(mc)
     source = mc.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", type=Path, help="TruthfulQA.csv")
     source.add_argument("--hub-id", help="hub dataset with a multiple_choice config, e.g. truthful_qa")
     mc.add_argument("--prompt", default="Q: {q}\nA:", help="prompt template ({q} is the question)")
     mc.add_argument("--likelihood", choices=["elbo", "one_pass"], default="elbo", help="DLLM likelihood")
     mc.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per choice (DLLM)")
-    mc.add_argument("--limit", type=_positive, help="first N questions")
-    mc.add_argument("--method", default="base")
-    mc.add_argument("--family", default="custom")
-    mc.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
-    mc.add_argument("--out", type=Path, default=Path("results"))
 
     ma = sub.add_parser("math", help="GSM8K/MATH500 final-answer accuracy over several samples, into the store")
-    ma.add_argument("--model-dir", type=Path, required=True)
-    ma.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
+    _checkpoint_args(ma)
     ma.add_argument("--data", type=Path, required=True, help="jsonl: question/answer (GSM8K) or problem/answer")
     ma.add_argument("--task", default="math", help="cell task name, e.g. gsm8k or math500 (default: math)")
     ma.add_argument("--samples", type=_positive, default=4, help="answers per question (1 when temperature 0)")
     ma.add_argument("--temperature", type=float, default=0.7)
     ma.add_argument("--max-new-tokens", type=_positive, default=512)
     ma.add_argument("--prompt", default="{q}", help="prompt template ({q} is the question)")
-    ma.add_argument("--limit", type=_positive)
-    ma.add_argument("--method", default="base")
-    ma.add_argument("--family", default="custom")
-    ma.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
-    ma.add_argument("--out", type=Path, default=Path("results"))
 
     an = sub.add_parser("answers", help="answer a prompts file (AlpacaEval/Arena-Hard) for winrate")
-    an.add_argument("--model-dir", type=Path, required=True)
-    an.add_argument("--kind", choices=["dllm", "ar"], default="dllm")
+    _checkpoint_args(an, stored=False)
     an.add_argument("--prompts", type=Path, required=True, help="jsonl with an 'instruction' field")
     an.add_argument("--out", type=Path, required=True, help="answers jsonl (raw_prompt, responses)")
     an.add_argument("--max-new-tokens", type=_positive, default=512)
     an.add_argument("--block-length", type=_positive, help="DLLM sampler block length (Dream: 32, SDAR: 4)")
     an.add_argument("--temperature", type=float, default=0.0)
     an.add_argument("--threshold", type=float, help="DLLM confidence threshold (paper: 0.9)")
-    an.add_argument("--limit", type=_positive)
 
     board = sub.add_parser("leaderboard", help="rebuild the leaderboard from stored results (runs nothing)")
     board.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
