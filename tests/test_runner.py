@@ -92,6 +92,7 @@ def test_killed_run_leaves_no_corrupt_result_and_rerun_completes(tmp_path, cache
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(records(tmp_path)) == 8  # (base + sudden-death) x 2 tasks x 2 seeds
+    assert not list((tmp_path / "micro").glob(".work-*")), "the killed run's work folder was cleaned up"
     assert "sudden-death" in (tmp_path / "micro" / "leaderboard.md").read_text()
 
 

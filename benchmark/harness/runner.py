@@ -102,6 +102,8 @@ def run(cfg: RunConfig):
     tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
     store_root = Path(cfg.out) / suite.name
     store_root.mkdir(parents=True, exist_ok=True)
+    for stale in store_root.glob(".work-*"):  # work folders of a run that was killed; never results
+        shutil.rmtree(stale, ignore_errors=True)
     store, shared = ResultStore(store_root), SharedArtifacts(store_root / "artifacts")
     versions, revision = environment(), git_revision()
     corpus_tasks = [TASKS.get(n)() for n in suite.tasks]
