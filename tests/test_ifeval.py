@@ -32,6 +32,12 @@ def test_checkers_score_known_answers():
     assert broken["inst_level_strict_acc"] == pytest.approx(25.0)
 
 
+def test_scores_repeat():
+    """langdetect (used by the case checkers) is random unless seeded; the same answers score the same."""
+    answers = ["Yes, a comma.", "too short", "One. Two. Three. Four."]
+    assert all(score_ifeval(ROWS, answers) == score_ifeval(ROWS, answers) for _ in range(10))
+
+
 def test_loose_is_at_least_strict():
     responses = ["**The sky is blue.**", "*this has only lowercase words here*", "A. B."]
     scores = score_ifeval(ROWS, responses)

@@ -1,7 +1,8 @@
 """IFEval scoring with lm-eval's own instruction checkers, offline.
 
 lm-eval's checkers import nltk and try to download ``punkt_tab`` at import time; with no network (and
-no nltk data) the download fails and sentence counting breaks. ``offline_checkers()`` prevents the
+no nltk data) the download fails and sentence counting breaks. Their language checks use langdetect,
+which is random unless seeded: ``offline_checkers()`` seeds it, so scores repeat. ``offline_checkers()`` prevents the
 download and, only when punkt is absent, stands in regex tokenizers for sentences and words (counts can
 differ from punkt on abbreviations; the record says which was used).
 
@@ -32,6 +33,9 @@ def offline_checkers() -> str:
     if _mode:
         return _mode
     import nltk
+    from langdetect import DetectorFactory
+
+    DetectorFactory.seed = 0  # langdetect samples at random; a benchmark's scores must not
 
     try:
         nltk.data.find("tokenizers/punkt_tab")
