@@ -148,16 +148,12 @@ def generate_answers_file(model_dir: str | Path, kind: str, prompts_path: str | 
     the input of ``winrate``; prompts go through the tokenizer's chat template when it has one."""
     import json
 
-    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
+    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM, Request
     from benchmark.eval.loaders import load_prompts
     from benchmark.harness.store import atomic_write_text
 
     prompts = load_prompts(prompts_path, field)[:limit]
     lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=seed, **(settings or {}))
-
-    class _Req:
-        def __init__(self, *args):
-            self.args = args
 
     def render(p: str) -> str:
         if lm.tok.chat_template:
@@ -166,7 +162,7 @@ def generate_answers_file(model_dir: str | Path, kind: str, prompts_path: str | 
         return p
 
     kwargs = {"until": [], "max_gen_toks": max_new_tokens}
-    outputs = lm.generate_until([_Req(render(p), kwargs) for p in prompts])
+    outputs = lm.generate_until([Request(render(p), kwargs) for p in prompts])
     atomic_write_text(Path(out), "".join(json.dumps({"raw_prompt": p, "responses": [o]}) + "\n"
                                          for p, o in zip(prompts, outputs)))
     return len(outputs)

@@ -29,6 +29,13 @@ from benchmark.models.sampler import diffusion_generate
 log = logging.getLogger(__name__)
 
 
+class Request:
+    """The part of lm-eval's ``Instance`` our model classes read (``args``), for calls outside lm-eval."""
+
+    def __init__(self, *args) -> None:
+        self.args = args
+
+
 class BenchLM(LM):
     """Both model kinds behind lm-eval's three request types; batched."""
 

@@ -34,6 +34,12 @@ def _yaml_str(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid YAML scalar
 
 
+def _json_task_header(task: str, split: str, data: Path) -> str:
+    """The YAML lines every local task shares: its name and the jsonl it reads."""
+    return (f"task: {task}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+            f"    {split}: {_yaml_str(str(data.resolve()))}\n")
+
+
 def write_local_tasks(out_dir: str | Path, gsm8k: str | Path | None = None, truthfulqa: str | Path | None = None,
                       prompt: str = "Question: {q}\nAnswer:", max_gen_toks: int = 256,
                       ifeval: str | Path | None = None) -> list[str]:
@@ -51,12 +57,7 @@ def write_local_tasks(out_dir: str | Path, gsm8k: str | Path | None = None, trut
             rows.append({"question": row["question"], "answer": row["answer"]})
         data = out_dir / "gsm8k_local.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        (out_dir / "gsm8k_local.yaml").write_text(f"""task: gsm8k_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {_yaml_str(str(data.resolve()))}
-test_split: test
+        (out_dir / "gsm8k_local.yaml").write_text(_json_task_header("gsm8k_local", "test", data) + f"""test_split: test
 output_type: generate_until
 doc_to_text: {text}
 doc_to_target: "{{{{answer.split('####')[-1].strip()}}}}"
@@ -88,12 +89,8 @@ metadata:
             "choices": list(i.true) + list(i.false), "labels": [1] * len(i.true) + [0] * len(i.false)}}) + "\n"
             for i in items))
         (out_dir / "utils.py").write_text(MC2_UTILS)
-        (out_dir / "truthfulqa_mc2_local.yaml").write_text(f"""task: truthfulqa_mc2_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    validation: {_yaml_str(str(data.resolve()))}
-validation_split: validation
+        (out_dir / "truthfulqa_mc2_local.yaml").write_text(
+            _json_task_header("truthfulqa_mc2_local", "validation", data) + f"""validation_split: validation
 output_type: multiple_choice
 doc_to_text: {text}
 doc_to_target: 0
@@ -116,12 +113,8 @@ metadata:
         (out_dir / "ifeval_utils.py").write_text(
             '"""IFEval checkers, offline (written by benchmark.eval.local_tasks)."""\n'
             "from benchmark.eval.ifeval import agg_inst_level_acc, process_results  # noqa: F401\n")
-        (out_dir / "ifeval_local.yaml").write_text(f"""task: ifeval_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    train: {_yaml_str(str(data.resolve()))}
-test_split: train
+        (out_dir / "ifeval_local.yaml").write_text(
+            _json_task_header("ifeval_local", "train", data) + f"""test_split: train
 output_type: generate_until
 doc_to_text: {_yaml_str(prompt.replace("{q}", "{{prompt}}"))}
 doc_to_target: 0

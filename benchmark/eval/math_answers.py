@@ -84,14 +84,11 @@ def load_math(path) -> list[tuple[str, str]]:
 def math_accuracy(lm, rows: list[tuple[str, str]], prompt: str, samples: int, temperature: float,
                   max_new_tokens: int) -> tuple[list[float], list[dict]]:
     """Mean accuracy over ``samples`` answers per question (greedy once when temperature is 0)."""
-
-    class _Req:
-        def __init__(self, *args):
-            self.args = args
+    from benchmark.eval.lm_eval_model import Request
 
     samples = samples if temperature > 0 else 1
     kwargs = {"until": [], "max_gen_toks": max_new_tokens, "do_sample": temperature > 0, "temperature": temperature}
-    requests = [_Req(prompt.format(q=q), kwargs) for q, _ in rows for _ in range(samples)]
+    requests = [Request(prompt.format(q=q), kwargs) for q, _ in rows for _ in range(samples)]
     outputs = lm.generate_until(requests)
     per_question, records = [], []
     for i, (question, reference) in enumerate(rows):

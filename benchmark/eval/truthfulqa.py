@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import math
 
+from benchmark.eval.lm_eval_model import Request
 from benchmark.eval.loaders import MultipleChoice
-
-
-class _Req:
-    def __init__(self, *args):
-        self.args = args
 
 
 def mc2_scores(lm, items: list[MultipleChoice], prompt: str = "Q: {q}\nA:") -> list[float]:
@@ -24,7 +20,7 @@ def mc2_scores(lm, items: list[MultipleChoice], prompt: str = "Q: {q}\nA:") -> l
     for item in items:
         choices = list(item.true) + list(item.false)
         spans.append((len(requests), len(item.true), len(choices)))
-        requests += [_Req(prompt.format(q=item.question), " " + c) for c in choices]
+        requests += [Request(prompt.format(q=item.question), " " + c) for c in choices]
     lls = [ll for ll, _ in lm.loglikelihood(requests)]
     lengths = [max(1, len(lm._ids(r.args[1]))) for r in requests]
     scores = []
