@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
     tr.add_argument("--profile", default="identity", help="key profile: identity, qwen2.5-dream, qwen3-sdar, tiny")
     tr.add_argument("--pairs", type=Path, help="held-out preference pairs (jsonl) for --gamma auto")
+    tr.add_argument("--score-task", metavar="TASK",
+                    help="with --gamma auto: also plot this task's score at every gamma (a diagnostic)")
+    tr.add_argument("--score-limit", type=_positive, default=64, help="eval prompts for --score-task (default 64)")
     tr.add_argument("--no-shift", dest="shift", action="store_false",
                     help="the student predicts in place (SDAR/LLaDA); default: Dream's AR shift")
     tr.add_argument("--allow-partial", action="store_true", help="merge what matches, list the rest")
@@ -237,7 +240,8 @@ def cmd_transfer(args) -> int:
     manifest = transfer(args.student, args.out, args.gamma, lora=args.lora, aligned=args.aligned, base=args.base,
                         gamma_attn=args.gamma_attn, gamma_mlp=args.gamma_mlp, profile=args.profile,
                         allow_partial=args.allow_partial, overwrite=args.overwrite, allow_pickle=args.allow_pickle,
-                        pairs=args.pairs, shift=args.shift)
+                        pairs=args.pairs, shift=args.shift, score_task=args.score_task,
+                        score_limit=args.score_limit)
     print(f"merged {len(manifest['changed'])} tensors (gamma {manifest['gamma']['default']:g}) into {args.out}; "
           f"{len(manifest['skipped'])} skipped; manifest: {args.out / 'transfer_manifest.json'}")
     return 0

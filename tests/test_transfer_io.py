@@ -136,11 +136,15 @@ def test_cli_transfer_with_gamma_auto(micro_pair, teacher, tmp_path, capsys):
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "merged"
     rc = main(["transfer", "--student", str(micro_pair.dllm_path), "--lora", str(teacher / "adapter"),
-               "--gamma", "auto", "--pairs", str(pairs), "--out", str(out)])
+               "--gamma", "auto", "--pairs", str(pairs), "--out", str(out), "--score-task", "arith",
+               "--score-limit", "6"])
     assert rc == 0, capsys.readouterr().err
     manifest = json.loads((out / "transfer_manifest.json").read_text())
     gammas = [p["gamma"] for p in manifest["gamma_curve"]]
     assert manifest["gamma"]["default"] in gammas and len(gammas) >= 6
+    scores = [p["task_score"] for p in manifest["gamma_curve"]]
+    assert all(s is not None and 0 <= s <= 100 for s in scores)
+    assert all(round(s * 6 / 100, 6).is_integer() for s in scores)  # a fraction of the 6 prompts
     assert (tmp_path / "merged.gamma" / "gamma_curve.csv").is_file()
     assert (tmp_path / "merged.gamma" / "gamma_curve.png").stat().st_size > 1000
     assert main(["transfer", "--student", str(micro_pair.dllm_path), "--lora", str(teacher / "adapter"),
@@ -153,3 +157,10 @@ def test_cli_transfer_bad_adapter(micro_pair, tmp_path, capsys):
     assert main(["transfer", "--student", str(micro_pair.dllm_path), "--lora", str(tmp_path / "adapter"),
                  "--gamma", "1", "--out", str(tmp_path / "out")]) == 2
     assert "adapter_config.json" in capsys.readouterr().err
+
+
+def test_score_task_needs_gamma_auto(micro_pair, teacher, tmp_path, capsys):
+    assert main(["transfer", "--student", str(micro_pair.dllm_path), "--lora", str(teacher / "adapter"),
+                 "--gamma", "1", "--score-task", "arith", "--out", str(tmp_path / "out")]) == 2
+    assert "needs --gamma auto" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

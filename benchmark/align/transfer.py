@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import json
 import math
-import mmap
 import re
 import shutil
-import struct
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from benchmark.align import shard_rewrite
 from benchmark.align.checkpoint import PICKLE_SUFFIXES, Checkpoint, TransferError, fingerprint
 from benchmark.harness.registry import Registry
 
@@ -82,10 +80,10 @@ class TaskVector:
 
     def add_rows(self, name: str, start: int, stop: int, out: torch.Tensor, alpha: float) -> None:
         """out += alpha * delta[start:stop] (fp32, [rows, cols])."""
-        if self.add_rows_into is not None:
+        if self.add_rows_into is not None:  # its factors were checked for NaN/inf when loaded
             self.add_rows_into(name, start, stop, out, alpha)
         else:
-            out.add_(self.compute_rows(name, start, stop).reshape(out.shape), alpha=alpha)
+            out.add_(self.rows(name, start, stop).reshape(out.shape), alpha=alpha)
 
     def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
         delta = self.compute_rows(name, start, stop)
@@ -122,6 +120,9 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
     r, alpha = cfg["r"], cfg["lora_alpha"]
     scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
     tensors = _load_safetensors(weights, load_file)
+    bad = sorted(n for n, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all())
+    if bad:
+        raise TransferError(f"{weights}: NaN or inf in {bad}: the task vector would be NaN or inf")
     to_student = KEY_PROFILES.get(profile)
     pairs: dict[str, tuple[str, str]] = {}
     problems = []
@@ -237,85 +238,16 @@ def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dic
     return merge, skipped
 
 
-DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64}
-CHUNK_BYTES = 16 << 20
-
-
 def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names: set[str]) -> dict[str, dict]:
-    """Stream ``src`` to ``dst`` with ``w + gamma * delta`` for the tensors in ``names``; return what changed.
+    """Stream ``src`` to ``dst`` with ``w + gamma * delta`` (fp32, cast back) for ``names``; return what changed."""
 
-    A merge keeps every dtype and shape, so the header is copied verbatim and every tensor keeps its byte
-    offsets. Tensors are read, updated (in fp32) and written a block of rows at a time, so memory holds
-    one block, never a whole tensor or shard; untouched tensors are copied as raw bytes.
-    """
-    changed = {}
-    size = src.stat().st_size
-    with src.open("rb") as fin, dst.open("w+b") as fout:
-        prefix = fin.read(8)
-        if len(prefix) < 8:
-            raise TransferError(f"{src}: unreadable safetensors file (shorter than its header)")
-        header_bytes = fin.read(struct.unpack("<Q", prefix)[0])
-        data_start = 8 + len(header_bytes)
-        try:
-            header = json.loads(header_bytes)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TransferError(f"{src}: unreadable safetensors header ({exc})") from exc
-        entries = sorted((v["data_offsets"][0], v["data_offsets"][1], k, v) for k, v in header.items()
-                         if k != "__metadata__")
-        if entries and size < data_start + entries[-1][1]:
-            raise TransferError(f"{src}: file ends before its last tensor (truncated)")
-        fout.truncate(size)
-        # Both files are memory-mapped: tensors are read in place and written in place, with no copies
-        # through Python buffers (much faster than write() on fresh page-cache pages).
-        with mmap.mmap(fin.fileno(), 0, access=mmap.ACCESS_READ) as source, \
-                mmap.mmap(fout.fileno(), size, access=mmap.ACCESS_WRITE) as target:
-            if hasattr(mmap, "MADV_SEQUENTIAL"):  # read-ahead on the source, one pass front to back
-                source.madvise(mmap.MADV_SEQUENTIAL)
-            target[:data_start] = source[:data_start]  # the header is unchanged: same dtypes, shapes, offsets
-            released = 0
-            for start, end, name, info in entries:
-                lo, hi = data_start + start, data_start + end
-                released = _release(source, target, start=released, upto=lo)  # bounds our RSS
-                if name not in names:
-                    target[lo:hi] = source[lo:hi]
-                    continue
-                if info["dtype"] not in DTYPES:
-                    raise TransferError(f"{src}: tensor {name} has dtype {info['dtype']}, which cannot take a delta")
-                dtype, shape = DTYPES[info["dtype"]], info["shape"]
-                n_rows = shape[0] if shape else 1
-                row_elems = math.prod(shape[1:]) if shape else 1
-                row_bytes = row_elems * dtype.itemsize
-                step = max(1, CHUNK_BYTES // (row_elems * 4))
-                g = gammas.of(name)
-                for r0 in range(0, n_rows, step):
-                    r1 = min(n_rows, r0 + step)
-                    offset, count = lo + r0 * row_bytes, (r1 - r0) * row_elems
-                    with warnings.catch_warnings():  # the source buffer is read-only; we only read it
-                        warnings.simplefilter("ignore", UserWarning)
-                        w = torch.frombuffer(source, dtype=dtype, count=count, offset=offset)
-                    acc = w.reshape(r1 - r0, row_elems).to(torch.float32, copy=True)  # [rows, cols], own memory
-                    delta.add_rows(name, r0, r1, acc, g)
-                    if not math.isfinite(float(acc.sum())):  # one pass; NaN/inf anywhere propagates
-                        raise TransferError(f"{src}: merging {name} gives NaN or inf (check the task vector)")
-                    out = torch.frombuffer(target, dtype=dtype, count=count, offset=offset)
-                    out.copy_(acc.reshape(-1))  # cast back to the tensor's dtype, in place in the output file
-                    del w, out
-                norm = delta.norm_of(name) if delta.norm_of else float(delta[name].norm())
-                changed[name] = {"gamma": g, "delta_norm": norm}
-    return changed
+    def add_delta(name: str, r0: int, r1: int, block: torch.Tensor) -> None:
+        delta.add_rows(name, r0, r1, block, gammas.of(name))
 
-
-def _release(*maps: mmap.mmap, start: int, upto: int) -> int:
-    """Unmap pages in [start, upto) from this process, in 64 MiB steps; return the new start.
-
-    MADV_DONTNEED on a shared file mapping drops our mapping, not the data: it stays in the page cache.
-    """
-    end = upto - upto % mmap.PAGESIZE
-    if end - start < (64 << 20) or not hasattr(mmap, "MADV_DONTNEED"):
-        return start
-    for m in maps:
-        m.madvise(mmap.MADV_DONTNEED, start, end - start)
-    return end
+    updated = shard_rewrite.rewrite_shard(src, dst, names, add_delta)
+    return {name: {"gamma": gammas.of(name),
+                   "delta_norm": delta.norm_of(name) if delta.norm_of else float(delta[name].norm())}
+            for name in updated}
 
 
 def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float | Gammas, out_dir: str | Path,
@@ -365,8 +297,13 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
 def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = None, aligned: Path | None = None,
              base: Path | None = None, gamma_attn: float | None = None, gamma_mlp: float | None = None,
              profile: str = "identity", allow_partial: bool = False, overwrite: bool = False,
-             allow_pickle: bool = False, pairs: Path | None = None, shift: bool = True) -> dict:
-    """What ``python -m benchmark transfer`` does; returns the manifest (with the gamma curve if auto)."""
+             allow_pickle: bool = False, pairs: Path | None = None, shift: bool = True,
+             score_task: str | None = None, score_limit: int = 64) -> dict:
+    """What ``python -m benchmark transfer`` does; returns the manifest (with the gamma curve if auto).
+
+    ``score_task`` (with ``gamma="auto"``) adds a registered task's score at every gamma of the curve, on
+    ``score_limit`` of its evaluation prompts: a diagnostic beside reward accuracy, which alone chooses.
+    """
     if (lora is None) == (aligned is None and base is None):
         raise TransferError("give either --lora ADAPTER_DIR or both --aligned DIR and --base DIR")
     if lora is None and (aligned is None or base is None):
@@ -381,8 +318,11 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
         delta = full_task_vector(aligned, base, profile, allow_pickle)
         teacher_config = Checkpoint(base, allow_pickle).config()
     curve = None
+    if score_task is not None and gamma != "auto":
+        raise TransferError("--score-task adds a task score to the gamma curve; it needs --gamma auto")
     if gamma == "auto":
-        gamma, curve = _auto_gamma(Path(student), delta, pairs, shift, Path(out).with_name(Path(out).name + ".gamma"))
+        gamma, curve = _auto_gamma(Path(student), delta, pairs, shift, Path(out).with_name(Path(out).name + ".gamma"),
+                                   score_task, score_limit)
     gammas = Gammas(float(gamma), gamma_attn, gamma_mlp)
     manifest = merge_task_vector(student, delta, gammas, out, overwrite=overwrite, allow_partial=allow_partial,
                                  teacher_config=teacher_config, progress=True)
@@ -401,7 +341,8 @@ def _adapter_base_config(adapter_dir: Path) -> dict | None:
     return None
 
 
-def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: bool, curve_dir: Path):
+def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: bool, curve_dir: Path,
+                score_task: str | None = None, score_limit: int = 64):
     from benchmark.align.gamma import sweep_gamma, write_curve
     from benchmark.harness.api import PreferencePair
     from benchmark.harness.data import read_rows
@@ -414,11 +355,35 @@ def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: boo
     tok = load_tokenizer(student)
     if tok.mask_token_id is None:
         raise TransferError(f"{student}: the tokenizer has no mask token; --gamma auto needs a DLLM student")
-    prompts = [tok.apply_chat_template([{"role": "user", "content": r.prompt}], tokenize=False,
-                                       add_generation_prompt=True) if tok.chat_template else r.prompt for r in rows]
+
+    def chat(prompt: str) -> str:
+        return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                       add_generation_prompt=True) if tok.chat_template else prompt
+
+    prompts = [chat(r.prompt) for r in rows]
     responses = [r.chosen for r in rows] + [r.rejected for r in rows]
     region = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in responses) + 1
     batch = diffusion_batch(tok, prompts * 2, responses, region)
-    best, points = sweep_gamma(student, delta, batch, tok.mask_token_id, shift)
+    scorer = _task_scorer(score_task, score_limit, tok, chat, shift) if score_task else None
+    best, points = sweep_gamma(student, delta, batch, tok.mask_token_id, shift, task_score=scorer)
     write_curve(points, best, curve_dir)
     return best, [p.__dict__ for p in points]
+
+
+def _task_scorer(task_name: str, limit: int, tok, chat, shift: bool):
+    """``score(model, gamma)``: the task's main metric (%) on its first ``limit`` eval prompts of seed 0."""
+    from benchmark.harness.api import SamplerSettings
+    from benchmark.harness.evaluate import decode
+    from benchmark.harness.registry import TASKS
+
+    task = TASKS.get(task_name)()
+    items = task.build(0, 0, 0, limit).eval[:limit]
+    main = task.metrics[0].name
+
+    def score(model, gamma: float) -> float:
+        answers = decode(model, tok, "dllm", [chat(i.prompt) for i in items], SamplerSettings(),
+                         tok.mask_token_id, shift, seed=0)
+        return 100 * sum(task.score(i, a)[main] for i, a in zip(items, answers)) / len(items)
+
+    return score
+

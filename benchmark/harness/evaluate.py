@@ -11,27 +11,34 @@ import math
 
 import torch
 
-from benchmark.harness.api import AlignedModel, EvalItem, ModelPair, Task
+from benchmark.harness.api import AlignedModel, EvalItem, ModelPair, SamplerSettings, Task
 
 BATCH = 64
 
 
-@torch.no_grad()
 def generate_answers(aligned: AlignedModel, pair: ModelPair, prompts: list[str], seed: int) -> list[str]:
+    from benchmark.models.loading import load_model, load_tokenizer
+
+    model, tok = load_model(aligned.path, aligned.kind), load_tokenizer(aligned.path)
+    return decode(model, tok, aligned.kind, [pair.format_prompt(p) for p in prompts], pair.sampler,
+                  pair.mask_token_id, pair.shift, seed)
+
+
+@torch.no_grad()
+def decode(model, tok, kind: str, inputs: list[str], settings: SamplerSettings, mask_token_id: int | None,
+           shift: bool, seed: int) -> list[str]:
+    """Answers to already formatted ``inputs``: ``generate`` for AR models, the diffusion sampler otherwise."""
     from tqdm.auto import tqdm
 
     from benchmark.models.batching import decode_responses, diffusion_batch, encode_prompts, left_pad
-    from benchmark.models.loading import load_model, load_tokenizer
     from benchmark.models.sampler import diffusion_generate
 
-    model, tok = load_model(aligned.path, aligned.kind), load_tokenizer(aligned.path)
-    settings = pair.sampler
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     answers: list[str] = []
-    for start in tqdm(range(0, len(prompts), BATCH), desc="generate", leave=False):
-        chunk = [pair.format_prompt(p) for p in prompts[start:start + BATCH]]
-        if aligned.kind == "ar":
+    for start in tqdm(range(0, len(inputs), BATCH), desc="generate", leave=False):
+        chunk = inputs[start:start + BATCH]
+        if kind == "ar":
             ids, attn, _ = left_pad(encode_prompts(tok, chunk), tok.pad_token_id)
             sample = settings.temperature > 0
             out = model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=settings.max_new_tokens,
@@ -40,7 +47,7 @@ def generate_answers(aligned: AlignedModel, pair: ModelPair, prompts: list[str],
             answers += decode_responses(tok, out[:, ids.shape[1]:])
         else:
             batch = diffusion_batch(tok, chunk, None, settings.max_new_tokens)
-            x = diffusion_generate(model, batch, pair.mask_token_id, pair.shift, settings, generator)
+            x = diffusion_generate(model, batch, mask_token_id, shift, settings, generator)
             answers += decode_responses(tok, x[:, -settings.max_new_tokens:])
     return answers
 

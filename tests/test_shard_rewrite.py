@@ -1,0 +1,70 @@
+"""The streaming shard rewriter on its own: blocks, dtypes, workers, and errors raised from a worker."""
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from benchmark.align.checkpoint import TransferError
+from benchmark.align.shard_rewrite import rewrite_shard
+
+
+@pytest.fixture()
+def shard(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    tensors = {
+        "a.weight": torch.randn(37, 50, generator=g).to(torch.bfloat16),
+        "b.weight": torch.randn(11, 3, 4, generator=g).to(torch.float16),
+        "c.bias": torch.randn(9, generator=g),
+        "d.scale": torch.tensor(2.5),
+        "ids": torch.arange(7),
+    }
+    path = tmp_path / "in.safetensors"
+    save_file(tensors, path, metadata={"format": "pt"})
+    return path, tensors
+
+
+def add_row_index(name, r0, r1, block):
+    """A delta that depends on the row, so a misplaced block shows."""
+    block += torch.arange(r0, r1, dtype=torch.float32).view(-1, *[1] * (block.dim() - 1)) * 0.5
+
+
+@pytest.mark.parametrize(("block_bytes", "workers"), [(64, 3), (1 << 20, 1), (256, 2)])
+def test_blocks_land_at_their_offsets_in_every_dtype(shard, tmp_path, block_bytes, workers):
+    src, tensors = shard
+    names = {"a.weight", "b.weight", "c.bias", "d.scale"}
+    out = tmp_path / "out.safetensors"
+    updated = rewrite_shard(src, out, names, add_row_index, block_bytes=block_bytes, workers=workers)
+    assert set(updated) == names
+    got = load_file(out)
+    for name, t in tensors.items():
+        if name not in names:
+            assert torch.equal(got[name], t)
+            continue
+        rows = t.shape[0] if t.dim() else 1
+        ramp = torch.arange(rows, dtype=torch.float32).view(-1, *[1] * max(0, t.dim() - 1)) * 0.5
+        expected = (t.float().reshape(rows, -1) + ramp.reshape(rows, -1)).reshape(t.shape).to(t.dtype)
+        assert got[name].dtype == t.dtype and torch.equal(got[name], expected), name
+    assert out.read_bytes()[:200] == src.read_bytes()[:200]  # header copied verbatim
+
+
+def test_an_error_in_a_worker_reaches_the_caller(shard, tmp_path):
+    src, _ = shard
+
+    def fail(name, r0, r1, block):
+        raise TransferError(f"boom in {name}")
+
+    with pytest.raises(TransferError, match="boom in a.weight"):
+        rewrite_shard(src, tmp_path / "out.safetensors", {"a.weight"}, fail, block_bytes=64, workers=2)
+
+
+def test_integer_tensor_cannot_take_a_delta(shard, tmp_path):
+    src, _ = shard
+    with pytest.raises(TransferError, match="ids has dtype I64"):
+        rewrite_shard(src, tmp_path / "out.safetensors", {"ids"}, add_row_index)
+
+
+def test_fp16_overflow_is_refused(tmp_path):
+    src = tmp_path / "in.safetensors"
+    save_file({"w": torch.full((2, 2), 60000.0, dtype=torch.float16)}, src)
+    with pytest.raises(TransferError, match="NaN or inf in float16"):
+        rewrite_shard(src, tmp_path / "out.safetensors", {"w"}, lambda n, r0, r1, b: b.add_(10000.0))
