@@ -18,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
+from benchmark.harness.errors import BenchmarkError
+
 
 def _names(value: str) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
@@ -36,9 +38,9 @@ def _positive(value: str) -> int:
     return n
 
 
-def _checkpoint_args(parser: argparse.ArgumentParser, stored: bool = True) -> None:
+def _checkpoint_args(parser: argparse.ArgumentParser, stored: bool = True, model_required: bool = True) -> None:
     """Arguments shared by the evaluation commands: the checkpoint, and where its cell is stored."""
-    parser.add_argument("--model-dir", type=Path, required=True, help="checkpoint folder")
+    parser.add_argument("--model-dir", type=Path, required=model_required, help="checkpoint folder")
     parser.add_argument("--kind", choices=["dllm", "ar"], default="dllm", help="DLLM (ELBO, sampler) or AR")
     parser.add_argument("--limit", type=_positive, help="only the first N items")
     if stored:
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="check models, data, judge and GPU; print the plan")
     run.add_argument("--data-dir", type=Path, help="folder of the paper tasks' files (paper suite)")
 
-    lst = sub.add_parser("list", help="registered methods, tasks, model families and suites")
+    lst = sub.add_parser("list", help="registered methods, tasks, eval tasks, model families and suites")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.add_argument("--plugins", action="append", default=[], metavar="FILE.py", dest="run_plugins")
 
@@ -131,23 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
     le.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per likelihood (DLLM)")
     le.add_argument("--seed", type=int, default=0)
 
-    mc = sub.add_parser("mc2", help="TruthfulQA MC2, length-normalised (the paper's protocol), into the store")
-    _checkpoint_args(mc)
-    source = mc.add_mutually_exclusive_group(required=True)
-    source.add_argument("--csv", type=Path, help="TruthfulQA.csv")
-    source.add_argument("--hub-id", help="hub dataset with a multiple_choice config, e.g. truthful_qa")
-    mc.add_argument("--prompt", default="Q: {q}\nA:", help="prompt template ({q} is the question)")
-    mc.add_argument("--likelihood", choices=["elbo", "one_pass"], default="elbo", help="DLLM likelihood")
-    mc.add_argument("--mc-num", type=_positive, default=8, help="ELBO budget per choice (DLLM)")
-
-    ma = sub.add_parser("math", help="GSM8K/MATH500 final-answer accuracy over several samples, into the store")
-    _checkpoint_args(ma)
-    ma.add_argument("--data", type=Path, required=True, help="jsonl: question/answer (GSM8K) or problem/answer")
-    ma.add_argument("--task", default="math", help="cell task name, e.g. gsm8k or math500 (default: math)")
-    ma.add_argument("--samples", type=_positive, default=4, help="answers per question (1 when temperature 0)")
-    ma.add_argument("--temperature", type=float, default=0.7)
-    ma.add_argument("--max-new-tokens", type=_positive, default=512)
-    ma.add_argument("--prompt", default="{q}", help="prompt template ({q} is the question)")
+    ev = sub.add_parser("eval", help="score one checkpoint on a benchmark task (see `list`: eval tasks)")
+    _checkpoint_args(ev, model_required=False)
+    ev.add_argument("--task", required=True, help="alpacaeval, arena-hard, truthfulqa-mc2, gsm8k, math500, ifeval")
+    ev.add_argument("--data", type=Path, help="local file (jsonl; TruthfulQA: the CSV); default: the hub dataset")
+    ev.add_argument("--hub-id", help="hub dataset id (or a local dataset folder) instead of the task's default")
+    ev.add_argument("--hub-config", help="dataset config for --hub-id")
+    ev.add_argument("--hub-split", help="split for --hub-id (default: the task's)")
+    ev.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="options",
+                    help="task option, e.g. base=FILE judge=rule protocol=armap samples=4 (repeatable)")
+    ev.add_argument("--model-args", default="", metavar="K=V,K=V",
+                    help="model class arguments: steps, block_length, temperature, top_p, order, threshold, "
+                         "max_new_tokens, mc_num, likelihood, shift, batch_size")
+    ev.add_argument("--seed", type=int, default=0)
 
     an = sub.add_parser("answers", help="answer a prompts file (AlpacaEval/Arena-Hard) for winrate")
     _checkpoint_args(an, stored=False)
@@ -171,9 +169,9 @@ def _describe(registry, name: str) -> str:
 
 def cmd_list(args) -> int:
     from benchmark.harness import suites  # noqa: F401  (registers the built-in suites)
-    from benchmark.harness.registry import FAMILIES, METHODS, SUITES, TASKS
+    from benchmark.harness.registry import EVAL_TASKS, FAMILIES, METHODS, SUITES, TASKS
 
-    sections = {"methods": METHODS, "tasks": TASKS, "families": FAMILIES, "suites": SUITES}
+    sections = {"methods": METHODS, "tasks": TASKS, "eval tasks": EVAL_TASKS, "families": FAMILIES, "suites": SUITES}
     if args.json:
         listing = {k: r.names() for k, r in sections.items()}
         listing["descriptions"] = {k: {n: _describe(r, n) for n in r.names()} for k, r in sections.items()}
@@ -182,7 +180,7 @@ def cmd_list(args) -> int:
     for title, registry in sections.items():
         print(f"{title}:")
         for name in registry.names():
-            print(f"  {name:<12} {_describe(registry, name)}")
+            print(f"  {name:<15} {_describe(registry, name)}")
     return 0
 
 
@@ -248,20 +246,14 @@ def cmd_transfer(args) -> int:
 
 
 def cmd_winrate(args) -> int:
-    from benchmark.eval.judges import JUDGES
+    from benchmark.eval.judges import make_judge
     from benchmark.eval.loaders import load_answers, pair_answers
     from benchmark.eval.winrate import win_rate
 
     new, base = load_answers(args.answers, args.allow_empty), load_answers(args.base, args.allow_empty)
     triples = pair_answers(new, base, str(args.answers), str(args.base))
     triples = triples[: args.limit] if args.limit else triples
-    judge_cls = JUDGES.get(args.judge)
-    if args.judge == "reward-model":
-        judge = judge_cls(args.judge_model)
-    elif args.judge == "openai":
-        judge = judge_cls(model=args.judge_model)
-    else:
-        judge = judge_cls()
+    judge = make_judge(args.judge, args.judge_model)
     result = win_rate(triples, judge, args.protocol)
     print(json.dumps({"win_rate": round(result.value, 2), "stderr": round(result.stderr, 2), "n": result.n,
                       "parsed": result.n_parsed, "protocol": result.protocol, "judge": args.judge}))
@@ -287,24 +279,36 @@ def cmd_lm_eval(args) -> int:
     return 0
 
 
-def cmd_mc2(args) -> int:
-    from benchmark.eval.lm_eval_bridge import evaluate_mc2
+def cmd_eval(args) -> int:
+    from benchmark.eval.eval_task import EvalRun, HubSource, run_eval_task
+    from benchmark.harness.registry import EVAL_TASKS
 
-    metrics = evaluate_mc2(args.model_dir, args.kind, args.csv, args.out / args.suite, args.family, args.method,
-                           limit=args.limit, prompt=args.prompt, mc_num=args.mc_num, likelihood=args.likelihood,
-                           hub_id=args.hub_id)
+    task = EVAL_TASKS.get(args.task)()
+    raw = {}
+    for item in args.options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BenchmarkError(f"--set expects NAME=VALUE, got {item!r}")
+        raw[key.strip()] = value
+    hub = None
+    if args.hub_id:
+        default = task.hub or HubSource(args.hub_id)
+        hub = HubSource(args.hub_id, args.hub_config, args.hub_split or default.split)
+    run = EvalRun(data=args.data, hub=hub, limit=args.limit, seed=args.seed, options=task.resolve_options(raw))
+    metrics = run_eval_task(args.task, args.model_dir, args.kind, run, args.out / args.suite, args.family,
+                            args.method, model_args=_model_args(args.model_args))
     print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
     return 0
 
 
-def cmd_math(args) -> int:
-    from benchmark.eval.lm_eval_bridge import evaluate_math
+def _model_args(text: str) -> dict:
+    """lm-eval's own ``k=v,k=v`` parser, so that numbers and booleans arrive typed, as with ``lm_eval``."""
+    from lm_eval.utils import simple_parse_args_string
 
-    metrics = evaluate_math(args.model_dir, args.kind, args.data, args.out / args.suite, args.family, args.method,
-                            task=args.task, samples=args.samples, temperature=args.temperature,
-                            max_new_tokens=args.max_new_tokens, prompt=args.prompt, limit=args.limit)
-    print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
-    return 0
+    try:
+        return simple_parse_args_string(text) if text else {}
+    except ValueError as exc:
+        raise BenchmarkError(f"--model-args expects K=V,K=V, got {text!r} ({exc})") from exc
 
 
 def cmd_answers(args) -> int:
@@ -341,8 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)
         handler = {"run": cmd_run, "list": cmd_list, "reproduce": cmd_reproduce, "transfer": cmd_transfer,
-                   "winrate": cmd_winrate, "lm-eval": cmd_lm_eval, "mc2": cmd_mc2,
-                   "math": cmd_math, "answers": cmd_answers,
+                   "winrate": cmd_winrate, "lm-eval": cmd_lm_eval, "eval": cmd_eval, "answers": cmd_answers,
                    "leaderboard": cmd_leaderboard}[args.command]
         return handler(args)
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:

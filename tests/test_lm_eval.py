@@ -123,13 +123,13 @@ def test_mc2_is_length_normalised_probability_mass_on_true_choices(micro_pair):
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not next to the project")
-def test_mc2_command_stores_a_cell(micro_pair, tmp_path, capsys):
+def test_eval_truthfulqa_mc2_stores_a_cell(micro_pair, tmp_path, capsys):
     from benchmark.cli import main
 
     for kind, path, method in (("dllm", micro_pair.dllm_path, "base"), ("ar", micro_pair.ar_path, "ar-base")):
-        assert main(["mc2", "--model-dir", str(path), "--kind", kind, "--csv", str(DATA / "TruthfulQA.csv"),
-                     "--limit", "3", "--mc-num", "2", "--method", method, "--family", "micro",
-                     "--out", str(tmp_path)]) == 0
+        assert main(["eval", "--task", "truthfulqa-mc2", "--model-dir", str(path), "--kind", kind,
+                     "--data", str(DATA / "TruthfulQA.csv"), "--limit", "3", "--model-args", "mc_num=2",
+                     "--method", method, "--family", "micro", "--out", str(tmp_path)]) == 0
     board = json.loads((tmp_path / "lm-eval" / "leaderboard.json").read_text())
     assert {r["method"] for r in board} == {"base", "ar-base"}
     assert all(0 < r["truthfulqa-mc2"] < 100 for r in board)

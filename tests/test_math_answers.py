@@ -55,14 +55,17 @@ def test_several_samples_on_the_micro_dllm(micro_pair):
     assert all(v in (0.0, 1 / 3, 2 / 3, 1.0) for v in per_question)
 
 
-def test_math_command_stores_a_cell(micro_pair, tmp_path):
+def test_eval_gsm8k_stores_a_cell(micro_pair, tmp_path):
     from benchmark.cli import main
 
     data = tmp_path / "gsm.jsonl"
     data.write_text("".join(json.dumps({"question": f"what is {a} plus 1 ?", "answer": f"#### {a + 1}"}) + "\n"
                             for a in range(3)))
-    assert main(["math", "--model-dir", str(micro_pair.dllm_path), "--data", str(data), "--task", "gsm8k",
-                 "--samples", "2", "--max-new-tokens", "8", "--prompt", micro_pair.format_prompt("{q}"),
-                 "--family", "micro", "--out", str(tmp_path / "res")]) == 0
+    assert main(["eval", "--task", "gsm8k", "--model-dir", str(micro_pair.dllm_path), "--data", str(data),
+                 "--set", "samples=2", "--set", "max_new_tokens=8", "--set", "chat=false",
+                 "--set", "prompt=" + micro_pair.format_prompt("{q}"), "--family", "micro",
+                 "--out", str(tmp_path / "res")]) == 0
     rec = json.loads((tmp_path / "res/lm-eval/cells/micro/base/gsm8k/seed0.json").read_text())
-    assert rec["main_metric"] == "accuracy" and rec["config"]["samples"] == 2 and rec["n_eval"] == 3
+    assert rec["main_metric"] == "accuracy" and rec["config"]["options"]["samples"] == "2" and rec["n_eval"] == 3
+    assert all(len(s["responses"]) == 2 for s in map(json.loads, (tmp_path / "res/lm-eval/cells/micro/base/gsm8k/"
+                                                                   "seed0.samples.jsonl").read_text().splitlines()))

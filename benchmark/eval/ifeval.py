@@ -55,20 +55,27 @@ def offline_checkers() -> str:
     return _mode
 
 
+def parse_ifeval_row(row: dict, where: str) -> dict:
+    """One IFEval row (``prompt``, ``instruction_id_list``, ``kwargs``, optional ``key``), validated."""
+    if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+        raise DataError(f"{where}: field 'prompt' must be a non-empty string")
+    ids, kwargs = row.get("instruction_id_list"), row.get("kwargs")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not ids:
+        raise DataError(f"{where}: field 'instruction_id_list' must be a non-empty list of strings")
+    if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
+        raise DataError(f"{where}: field 'kwargs' must be a list of objects, one per instruction")
+    # The hub's copy fills every kwargs object with all argument names (None where unused); the
+    # checkers take only their own, so drop the Nones.
+    kwargs = [{k: v for k, v in kw.items() if v is not None} for kw in kwargs]
+    return {"key": row.get("key", where), "prompt": row["prompt"], "instruction_id_list": ids, "kwargs": kwargs}
+
+
 def load_ifeval(path) -> list[dict]:
     rows = []
     for where, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-            raise DataError(f"{where}: field 'prompt' must be a non-empty string")
-        ids, kwargs = row.get("instruction_id_list"), row.get("kwargs")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not ids:
-            raise DataError(f"{where}: field 'instruction_id_list' must be a non-empty list of strings")
-        if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
-            raise DataError(f"{where}: field 'kwargs' must be a list of objects, one per instruction")
-        rows.append({"key": row.get("key", len(rows)), "prompt": row["prompt"], "instruction_id_list": ids,
-                     "kwargs": kwargs})
+        rows.append(parse_ifeval_row(row, where))
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows
@@ -89,7 +96,14 @@ def agg_inst_level_acc(items) -> float:
 
 def score_ifeval(rows: list[dict], responses: list[str]) -> dict[str, float]:
     """The four IFEval accuracies (percent) of ``responses`` to ``rows``."""
-    per = [process_results(doc, [resp]) for doc, resp in zip(rows, responses, strict=True)]
+    return aggregate_ifeval(per_prompt_ifeval(rows, responses))
+
+
+def per_prompt_ifeval(rows: list[dict], responses: list[str]) -> list[dict]:
+    return [process_results(doc, [resp]) for doc, resp in zip(rows, responses, strict=True)]
+
+
+def aggregate_ifeval(per: list[dict]) -> dict[str, float]:
     out = {}
     for level in ("strict", "loose"):
         out[f"prompt_level_{level}_acc"] = 100 * sum(p[f"prompt_level_{level}_acc"] for p in per) / len(per)

@@ -170,3 +170,16 @@ class RewardModelJudge(Judge):
 
     def rate(self, prompt: str, first: str, second: str) -> Scores:
         return self._reward(prompt, first), self._reward(prompt, second)
+
+
+def make_judge(name: str, model: str | None = None) -> Judge:
+    """A judge by registry name; ``model`` is the endpoint's model (openai) or a folder (reward-model)."""
+    cls = JUDGES.get(name)
+    if name == "reward-model":
+        if not model:
+            raise ValueError("the reward-model judge needs a model folder (--judge-model / --set judge_model=DIR)")
+        return cls(model)
+    if name == "openai":
+        return cls(model=model)
+    return cls()
+

@@ -83,64 +83,6 @@ def store_eval_cell(store: ResultStore, family: str, method: str, task: str, see
     return key
 
 
-def evaluate_mc2(model_dir: str | Path, kind: str, csv_path: str | Path | None, store_root: str | Path, family: str,
-                 method: str, limit: int | None = None, prompt: str = "Q: {q}\nA:", mc_num: int = 8,
-                 likelihood: str = "elbo", seed: int = 0, hub_id: str = "truthful_qa") -> dict:
-    """TruthfulQA MC2 (length-normalised, the paper's protocol) stored as cell ``truthfulqa-mc2``."""
-    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
-    from benchmark.eval.loaders import load_truthfulqa_csv
-    from benchmark.eval.truthfulqa import mc2_scores
-    from benchmark.harness.evaluate import mean_and_stderr
-    from benchmark.harness.leaderboard import write_leaderboard
-
-    if csv_path is not None:
-        items = load_truthfulqa_csv(csv_path)[:limit]
-    else:  # the hub's truthful_qa multiple_choice config (needs the network or a local HF cache)
-        from benchmark.eval.loaders import load_truthfulqa_hub
-
-        items = load_truthfulqa_hub(hub_id)[:limit]
-    with CostMeter() as cost:
-        cls = BenchLM if kind == "dllm" else BenchARLM
-        lm = cls(str(model_dir), mc_num=mc_num, likelihood=likelihood, seed=seed)
-        scores = mc2_scores(lm, items, prompt)
-    mean, se = mean_and_stderr(scores)
-    metrics = {"mc2": {"value": 100 * mean, "stderr": 100 * se, "display": "MC2 (length-normalised)",
-                       "higher_is_better": True}}
-    samples = [{"question": i.question, "mc2": s} for i, s in zip(items, scores)]
-    store = ResultStore(Path(store_root))
-    config = {"model_dir": str(model_dir), "kind": kind, "csv": str(csv_path) if csv_path else None,
-              "hub_id": None if csv_path else hub_id, "limit": limit, "prompt": prompt,
-              "mc_num": mc_num, "likelihood": likelihood}
-    store_eval_cell(store, family, method, "truthfulqa-mc2", seed, kind, metrics, samples, config, cost,
-                    source="benchmark.eval.truthfulqa")
-    write_leaderboard(store.root)
-    return metrics
-
-
-def evaluate_math(model_dir: str | Path, kind: str, data: str | Path, store_root: str | Path, family: str,
-                  method: str, task: str = "math", samples: int = 4, temperature: float = 0.7,
-                  max_new_tokens: int = 512, prompt: str = "{q}", limit: int | None = None, seed: int = 0) -> dict:
-    """GSM8K/MATH500 final-answer accuracy, mean over ``samples`` answers per question, stored as a cell."""
-    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
-    from benchmark.eval.math_answers import load_math, math_accuracy
-    from benchmark.harness.evaluate import mean_and_stderr
-    from benchmark.harness.leaderboard import write_leaderboard
-
-    rows = load_math(data)[:limit]
-    with CostMeter() as cost:
-        lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=seed)
-        per_question, records = math_accuracy(lm, rows, prompt, samples, temperature, max_new_tokens)
-    mean, se = mean_and_stderr(per_question)
-    metrics = {"accuracy": {"value": 100 * mean, "stderr": 100 * se, "display": "Accuracy (mean over samples)",
-                            "higher_is_better": True}}
-    config = {"model_dir": str(model_dir), "kind": kind, "data": str(data), "samples": samples,
-              "temperature": temperature, "max_new_tokens": max_new_tokens, "prompt": prompt, "limit": limit}
-    store_eval_cell(ResultStore(Path(store_root)), family, method, task, seed, kind, metrics, records, config, cost,
-                    source="benchmark.eval.math_answers")
-    write_leaderboard(Path(store_root))
-    return metrics
-
-
 def generate_answers_file(model_dir: str | Path, kind: str, prompts_path: str | Path, out: str | Path,
                           max_new_tokens: int = 512, limit: int | None = None, field: str = "instruction",
                           settings: dict | None = None, seed: int = 0) -> int:

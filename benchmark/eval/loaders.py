@@ -6,7 +6,7 @@ Formats (see ``shared/data/README.md``):
       AlpacaEval's ``instruction``/``output``; a trailing chat end token (``<|im_end|>``,
       ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``) is stripped; extra fields are ignored;
     - TruthfulQA: the CSV with ``Question``, ``Best Answer``, ``Correct Answers``, ``Incorrect Answers``
-      (``;``-separated), or the hub's ``truthful_qa`` ``multiple_choice`` config.
+      (``;``-separated); the hub's ``multiple_choice`` config is read by ``tasks/truthfulqa.py``.
 
 Every error names the file, the line and the field.
 """
@@ -95,7 +95,8 @@ def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
             prompt, response = _string(row, "instruction", where), _string(row, "output", where, True)
         response = strip_end_tokens(response)
         if not response.strip() and not allow_empty:
-            raise DataError(f"{where}: field 'responses' is empty (after stripping end tokens)")
+            raise DataError(f"{where}: field 'responses' is empty (after stripping end tokens); to judge empty "
+                            "answers as such, pass --allow-empty (winrate) or --set allow_empty=true (eval)")
         out.append(Answer(prompt, response))
     if not out:
         raise DataError(f"{path}: no rows")
@@ -137,20 +138,6 @@ def load_truthfulqa_csv(path: str | Path) -> list[MultipleChoice]:
         raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from exc
     if not out:
         raise DataError(f"{path}: no rows")
-    return out
-
-
-def load_truthfulqa_hub(dataset_id: str = "truthful_qa") -> list[MultipleChoice]:
-    """The hub's ``multiple_choice`` config (needs the network or a local HF cache)."""
-    import datasets
-
-    ds = datasets.load_dataset(dataset_id, "multiple_choice", split="validation")
-    out = []
-    for row in ds:
-        choices, labels = row["mc2_targets"]["choices"], row["mc2_targets"]["labels"]
-        true = tuple(c for c, l in zip(choices, labels) if l == 1)
-        false = tuple(c for c, l in zip(choices, labels) if l == 0)
-        out.append(MultipleChoice(row["question"], true[0], true, false))
     return out
 
 

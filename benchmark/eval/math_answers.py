@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from benchmark.harness.data import DataError, iter_jsonl
+from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat, text_field
+from benchmark.harness.data import DataError
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
@@ -60,22 +61,7 @@ def is_correct(response: str, reference: str) -> bool:
 
 def load_math(path) -> list[tuple[str, str]]:
     """(question, reference answer) from GSM8K- or MATH500-format jsonl."""
-    rows = []
-    for where, row in iter_jsonl(path):
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        question = row.get("question", row.get("problem"))
-        answer = row.get("answer")
-        if not isinstance(question, str) or not question.strip():
-            raise DataError(f"{where}: needs a non-empty string field 'question' (GSM8K) or 'problem' (MATH)")
-        if not isinstance(answer, str | int | float):
-            raise DataError(f"{where}: field 'answer' must be a string or a number")
-        answer = str(answer)
-        if "question" in row:
-            if "####" not in answer:
-                raise DataError(f"{where}: field 'answer' of a GSM8K row must end in '#### <number>'")
-            answer = answer.rsplit("####", 1)[1].strip()
-        rows.append((question, answer))
+    rows = FinalAnswerTask().load_file(path)
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows
@@ -97,3 +83,49 @@ def math_accuracy(lm, rows: list[tuple[str, str]], prompt: str, samples: int, te
         per_question.append(sum(correct) / len(correct))
         records.append({"question": question, "reference": reference, "responses": answers, "correct": correct})
     return per_question, records
+
+
+BOXED_PROMPT = "{q}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+
+
+class FinalAnswerTask(EvalTask):
+    """Exact match of the final answer, the mean over ``samples`` answers per question (GSM8K, MATH500).
+
+    Options: ``samples`` (default 4; 1 when temperature is 0), ``temperature`` (0.7), ``max_new_tokens``
+    (512), ``prompt`` (``{q}`` is the question; the default asks for a boxed answer), ``chat`` (wrap the
+    prompt in the model's chat template, default true).
+    """
+
+    options = {
+        "samples": Option(4, "answers per question", int),
+        "temperature": Option(0.7, "sampling temperature (0: one greedy answer)", float),
+        "max_new_tokens": Option(512, "tokens per answer", int),
+        "prompt": Option(BOXED_PROMPT, "prompt template; {q} is the question"),
+        "chat": Option(True, "wrap the prompt in the model's chat template", lambda v: v.lower() in ("1", "true")),
+    }
+
+    def parse_row(self, row: dict, where: str) -> tuple[str, str]:
+        question = text_field(row, "question" if "question" in row else "problem", where)
+        answer = row.get("answer")
+        if not isinstance(answer, str | int | float) or not str(answer).strip():
+            raise DataError(f"{where}: field 'answer' must be a non-empty string or a number")
+        answer = str(answer)
+        if "question" in row:
+            if "####" not in answer:
+                raise DataError(f"{where}: field 'answer' of a GSM8K row must end in '#### <number>'")
+            answer = answer.rsplit("####", 1)[1].strip()
+        return question, answer
+
+    def evaluate(self, lm, items: list[tuple[str, str]], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
+        from benchmark.harness.evaluate import mean_and_stderr
+
+        o = run.options
+        rows = [((chat(lm, o["prompt"].format(q=q)) if o["chat"] else o["prompt"].format(q=q)), ref)
+                for q, ref in items]
+        per_question, records = math_accuracy(lm, rows, "{q}", o["samples"], o["temperature"], o["max_new_tokens"])
+        for record, (question, _) in zip(records, items):
+            record["question"] = question
+        mean, se = mean_and_stderr(per_question)
+        return {"accuracy": {"value": 100 * mean, "stderr": 100 * se, "higher_is_better": True,
+                             "display": "Accuracy (mean over samples)"}}, records
+

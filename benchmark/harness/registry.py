@@ -141,8 +141,10 @@ METHODS: Registry = Registry("method", "benchmark.methods")
 TASKS: Registry = Registry("task", "benchmark.tasks")
 FAMILIES: Registry = Registry("family", "benchmark.models")
 SUITES: Registry = Registry("suite", "benchmark.suites")
+EVAL_TASKS: Registry = Registry("eval task", "benchmark.eval_tasks")
 
 register_method = METHODS.register
 register_task = TASKS.register
 register_family = FAMILIES.register
 register_suite = SUITES.register
+register_eval_task = EVAL_TASKS.register

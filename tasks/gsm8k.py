@@ -1,0 +1,16 @@
+"""GSM8K (1,319 test questions): exact match of the final answer, several samples per question.
+
+Local file: jsonl with ``question`` and ``answer`` ending in ``#### <number>`` (the hub's format).
+Hub: ``openai/gsm8k``, config ``main``, split ``test``.
+"""
+
+from benchmark.eval.eval_task import HubSource
+from benchmark.eval.math_answers import FinalAnswerTask
+from benchmark.harness.registry import register_eval_task
+
+
+@register_eval_task("gsm8k")
+class GSM8KTask(FinalAnswerTask):
+    name = "gsm8k"
+    description = "GSM8K: final-answer accuracy (boxed, #### or last number), mean over samples"
+    hub = HubSource("openai/gsm8k", "main", "test")

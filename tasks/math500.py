@@ -1,0 +1,16 @@
+"""MATH500 (500 problems): exact match of the last ``\\boxed{}`` answer after normalisation.
+
+Local file: jsonl with ``problem`` and ``answer`` (extra fields such as ``solution``, ``subject`` and
+``level`` are ignored). Hub: ``HuggingFaceH4/MATH-500``, split ``test``.
+"""
+
+from benchmark.eval.eval_task import HubSource
+from benchmark.eval.math_answers import FinalAnswerTask
+from benchmark.harness.registry import register_eval_task
+
+
+@register_eval_task("math500")
+class Math500Task(FinalAnswerTask):
+    name = "math500"
+    description = "MATH500: boxed-answer accuracy after normalisation, mean over samples"
+    hub = HubSource("HuggingFaceH4/MATH-500", None, "test")

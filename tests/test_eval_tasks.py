@@ -1,0 +1,174 @@
+"""The benchmark adapters in tasks/ (AlpacaEval, Arena-Hard, TruthfulQA MC2, GSM8K, MATH500, IFEval):
+loading from files and from hub-format datasets, validation, scoring through the `eval` command."""
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.eval.eval_task import EvalRun, HubSource
+from benchmark.harness.data import DataError
+from benchmark.harness.registry import EVAL_TASKS
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "armap-eval"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not next to the project")
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_every_paper_task_is_registered():
+    assert {"alpacaeval", "arena-hard", "truthfulqa-mc2", "gsm8k", "math500", "ifeval"} <= set(EVAL_TASKS.names())
+
+
+# ------------------------------------------------------------------ hub-format datasets, loaded by datasets
+HUB_ROWS = {
+    "gsm8k": [{"question": "What is 2 + 3?", "answer": "2 + 3 = 5\n#### 5"}],
+    "math500": [{"problem": "Compute $1/2 + 1/2$.", "solution": "...", "answer": "1", "subject": "Algebra",
+                 "level": 1, "unique_id": "x"}],
+    "ifeval": [{"key": 7, "prompt": "Write one word.", "instruction_id_list": ["punctuation:no_comma"],
+                "kwargs": [{"num_words": None, "relation": None}]}],
+    "truthfulqa-mc2": [{"question": "Is the sky green?", "mc1_targets": {"choices": ["No", "Yes"], "labels": [1, 0]},
+                        "mc2_targets": {"choices": ["No", "Not usually", "Yes"], "labels": [1, 1, 0]}}],
+    "alpacaeval": [{"instruction": "Say hi.", "output": "Hi!", "generator": "gpt4", "dataset": "x"}],
+    "arena-hard": [{"question_id": "q1", "category": "c", "turns": [{"content": "Explain tides."}]}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUB_ROWS))
+def test_hub_format_dataset_loads_through_datasets(name, tmp_path):
+    """The hub code path (datasets.load_dataset) on a local dataset folder in the hub's schema."""
+    folder = tmp_path / name
+    split = EVAL_TASKS.get(name).hub.split
+    split = split if split in ("train", "test", "validation") else "test"  # names datasets infers from files
+    write_jsonl(folder / f"{split}.jsonl", HUB_ROWS[name] * 3)
+    task = EVAL_TASKS.get(name)()
+    items = task.load(EvalRun(hub=HubSource(str(folder), None, split), limit=2))
+    assert len(items) == 2
+    if name == "ifeval":
+        assert items[0]["kwargs"] == [{}] and items[0]["key"] == 7  # the hub's None-filled kwargs are dropped
+    if name == "truthfulqa-mc2":
+        assert items[0].true == ("No", "Not usually") and items[0].false == ("Yes",)
+    if name == "arena-hard":
+        assert items[0] == "Explain tides."
+    if name == "gsm8k":
+        assert items[0] == ("What is 2 + 3?", "5")
+
+
+def test_malformed_hub_row_names_dataset_row_and_field(tmp_path):
+    folder = tmp_path / "gsm"
+    write_jsonl(folder / "test.jsonl", [{"question": "ok?", "answer": "#### 1"}, {"question": "no", "answer": "1"}])
+    with pytest.raises(DataError, match=r"gsm\[test\]:1: field 'answer' of a GSM8K row must end in '####"):
+        EVAL_TASKS.get("gsm8k")().load(EvalRun(hub=HubSource(str(folder), None, "test")))
+
+
+def test_unreachable_hub_says_how_to_work_offline():
+    with pytest.raises(DataError, match="Offline\\? Pass --data FILE"):
+        EVAL_TASKS.get("math500")().load(EvalRun(hub=HubSource("no-such-org/no-such-dataset", None, "test")))
+
+
+@pytest.mark.parametrize(("name", "row", "message"), [
+    ("gsm8k", {"question": "q", "answer": 5}, "must end in '#### <number>'"),
+    ("math500", {"problem": "", "answer": "1"}, "field 'problem' is empty"),
+    ("ifeval", {"prompt": "p", "instruction_id_list": ["a"], "kwargs": []}, "one per instruction"),
+    ("alpacaeval", {"output": "x"}, "missing field 'instruction'"),
+    ("arena-hard", {"instruction": 3}, "field 'instruction' must be a string"),
+])
+def test_malformed_local_rows_name_file_line_and_field(name, row, message, tmp_path):
+    valid = {"instruction": "Explain tides."} if name == "arena-hard" else HUB_ROWS[name][0]  # local format
+    path = write_jsonl(tmp_path / "data.jsonl", [valid, row])
+    with pytest.raises(DataError, match=f"data.jsonl:2: .*{message.replace('(', '.').replace(')', '.')}"):
+        EVAL_TASKS.get(name)().load(EvalRun(data=path))
+
+
+def test_unknown_option_is_refused_with_suggestions(tmp_path, capsys):
+    rc = main(["eval", "--task", "alpacaeval", "--data", str(tmp_path / "x.jsonl"), "--set", "protocl=armap"])
+    assert rc == 2
+    assert "did you mean protocol" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ pairwise win rate on the real files
+@needs_data
+@pytest.mark.parametrize("protocol", ["fair", "armap"])
+def test_alpacaeval_on_given_answers_matches_the_winrate_library(protocol, tmp_path):
+    from benchmark.eval.judges import make_judge
+    from benchmark.eval.loaders import load_answers, load_prompts, pair_answers
+    from benchmark.eval.winrate import win_rate
+
+    args = ["eval", "--task", "alpacaeval", "--data", str(DATA / "alpacaeval.jsonl"), "--limit", "60",
+            "--set", f"base={DATA / 'alpaca-qwen2.5-base.jsonl'}", "--set", f"answers={DATA / 'alpaca-dream-base.jsonl'}",
+            "--set", f"protocol={protocol}", "--set", "allow_empty=true", "--method", "dream-base",
+            "--family", "paper-files", "--out", str(tmp_path)]
+    assert main(args) == 0
+    rec = json.loads((tmp_path / f"lm-eval/cells/paper-files/dream-base/alpacaeval/seed0.json").read_text())
+    prompts = load_prompts(DATA / "alpacaeval.jsonl")[:60]
+    new = {a.prompt.strip(): a for a in load_answers(DATA / "alpaca-dream-base.jsonl", True)}
+    triples = pair_answers([new[p.strip()] for p in prompts], load_answers(DATA / "alpaca-qwen2.5-base.jsonl", True))
+    expected = win_rate(triples, make_judge("rule"), protocol)
+    assert rec["metrics"][f"win_rate_{protocol}"]["value"] == pytest.approx(expected.value)
+    assert rec["n_eval"] == 60 and 0 <= rec["metrics"]["lc_win_rate"]["value"] <= 100
+    assert rec["config"]["model_dir"] is None  # judged from files: no model was loaded
+
+
+@needs_data
+def test_empty_base_answers_are_refused_unless_allowed(tmp_path, capsys):
+    args = ["eval", "--task", "alpacaeval", "--data", str(DATA / "alpacaeval.jsonl"),
+            "--set", f"base={DATA / 'alpaca-dream-base.jsonl'}", "--set", f"answers={DATA / 'alpaca-dream-base.jsonl'}",
+            "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "alpaca-dream-base.jsonl:" in err and "is empty" in err and "allow_empty=true" in err
+
+
+def test_length_controlled_win_rate_recovers_the_equal_length_preference():
+    """Synthetic judge: P(win) = sigmoid(a + b * tanh(length gap / sd)); LC must find sigmoid(a), raw cannot."""
+    from benchmark.eval.winrate import length_controlled
+
+    rng = random.Random(1)
+    new = [rng.randint(10, 400) for _ in range(800)]
+    base = [rng.randint(10, 200) for _ in range(800)]
+    gaps = [n - b for n, b in zip(new, base)]
+    sd = (sum(g * g for g in gaps) / len(gaps) - (sum(gaps) / len(gaps)) ** 2) ** 0.5
+    a, b = 0.5, 2.0
+    outcomes = [float(rng.random() < 1 / (1 + math.exp(-(a + b * math.tanh(g / sd))))) for g in gaps]
+    lc, se = length_controlled(outcomes, new, base)
+    truth = 100 / (1 + math.exp(-a))
+    raw = 100 * sum(outcomes) / len(outcomes)
+    assert abs(lc - truth) < 3 * se and se < 5
+    assert raw - truth > 8  # the raw rate is inflated by length; LC removes it
+
+
+# ------------------------------------------------------------------ generation through a model
+def test_pairwise_task_generates_answers_with_the_model(micro_pair, tmp_path):
+    prompts = [f"what is {a} plus 1 ?" for a in range(4)]
+    data = write_jsonl(tmp_path / "prompts.jsonl", [{"instruction": p} for p in prompts])
+    base = write_jsonl(tmp_path / "base.jsonl", [{"raw_prompt": p, "responses": ["0"]} for p in prompts])
+    assert main(["eval", "--task", "arena-hard", "--model-dir", str(micro_pair.dllm_path), "--data", str(data),
+                 "--set", f"base={base}", "--set", "max_new_tokens=8", "--family", "micro",
+                 "--out", str(tmp_path / "res")]) == 0
+    cell = tmp_path / "res/lm-eval/cells/micro/base/arena-hard"
+    rec = json.loads((cell / "seed0.json").read_text())
+    samples = [json.loads(line) for line in (cell / "seed0.samples.jsonl").read_text().splitlines()]
+    assert [s["prompt"] for s in samples] == prompts and all(isinstance(s["response"], str) for s in samples)
+    assert rec["cost"]["eval"]["forward_passes"] > 0
+    assert 0 <= rec["metrics"]["win_rate_fair"]["value"] <= 100
+
+
+def test_ifeval_task_scores_generated_answers(micro_pair, tmp_path):
+    rows = [{"key": i, "prompt": f"what is {i} plus 1 ?", "instruction_id_list": ["punctuation:no_comma"],
+             "kwargs": [{}]} for i in range(3)]
+    data = write_jsonl(tmp_path / "ifeval.jsonl", rows)
+    assert main(["eval", "--task", "ifeval", "--model-dir", str(micro_pair.ar_path), "--kind", "ar",
+                 "--data", str(data), "--set", "max_new_tokens=6", "--family", "micro", "--method", "ar-base",
+                 "--out", str(tmp_path / "res")]) == 0
+    rec = json.loads((tmp_path / "res/lm-eval/cells/micro/ar-base/ifeval/seed0.json").read_text())
+    assert set(rec["metrics"]) == {"prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc",
+                                   "inst_level_loose_acc"}
+    # the tiny vocabulary has no comma, so every answer follows "no comma"
+    assert rec["metrics"]["prompt_level_strict_acc"]["value"] == 100.0
