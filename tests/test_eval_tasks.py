@@ -103,8 +103,8 @@ def test_alpacaeval_on_given_answers_matches_the_winrate_library(protocol, tmp_p
 
     args = ["eval", "--task", "alpacaeval", "--data", str(DATA / "alpacaeval.jsonl"), "--limit", "60",
             "--set", f"base={DATA / 'alpaca-qwen2.5-base.jsonl'}",
-            "--set", f"answers={DATA / 'alpaca-dream-base.jsonl'}", "--set", f"protocol={protocol}", "--set", "allow_empty=true", "--method", "dream-base",
-            "--family", "paper-files", "--out", str(tmp_path)]
+            "--set", f"answers={DATA / 'alpaca-dream-base.jsonl'}", "--set", f"protocol={protocol}",
+            "--set", "allow_empty=true", "--method", "dream-base", "--family", "paper-files", "--out", str(tmp_path)]
     assert main(args) == 0
     rec = json.loads((tmp_path / "lm-eval/cells/paper-files/dream-base/alpacaeval/seed0.json").read_text())
     prompts = load_prompts(DATA / "alpacaeval.jsonl")[:60]
