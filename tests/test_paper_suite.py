@@ -15,21 +15,26 @@ def test_dry_run_loads_tasks_and_lists_everything_missing(capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["run", "--suite", "paper", "--dry-run", "--data-dir", str(DATA)]) == 2
     out, err = capsys.readouterr()
-    assert "task alpacaeval: pairwise, 805 prompts loaded" in out
-    assert "task truthfulqa-mc2: mc, 817 prompts loaded" in out
+    assert "task alpacaeval: 805 items loaded" in out and "alpaca-dream-base.jsonl" in out
+    assert "task truthfulqa-mc2: 817 items loaded" in out
     assert "H100-hours" in out
-    for needle in ("Dream-org/Dream-v0-Instruct-7B", "JetLM/SDAR-8B-Chat", "$OPENAI_API_KEY", "no CUDA GPU"):
+    for needle in ("Dream-org/Dream-v0-Instruct-7B", "JetLM/SDAR-8B-Chat", "$OPENAI_API_KEY", "no CUDA GPU",
+                   "gsm8k.jsonl (not there) or the hub dataset openai/gsm8k in the local cache"):
         assert needle in err
-    assert err.count("\n  - ") == 6, err
+    assert err.count("\n  - ") == 9, err  # 4 weights, 3 hub-only tasks, judge key, GPU
 
 
 def test_dry_run_names_broken_and_missing_files(tmp_path, capsys):
     if DATA.is_dir():
         shutil.copy(DATA / "alpacaeval.jsonl", tmp_path / "alpacaeval.jsonl")
     (tmp_path / "TruthfulQA.csv").write_text("Question,Best Answer\nq,a\n")
+    (tmp_path / "gsm8k.jsonl").write_text('{"question": "1+1?", "answer": "#### 2"}\n')
+    (tmp_path / "ifeval.jsonl").write_text('{"prompt": "hi", "instruction_id_list": [], "kwargs": []}\n')
     assert main(["run", "--suite", "paper", "--dry-run", "--data-dir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert f"{tmp_path / 'arena-hard-base.jsonl'} does not exist" in err
+    out, err = capsys.readouterr()
+    assert f"task gsm8k: 1 items loaded from {tmp_path / 'gsm8k.jsonl'} (samples=4)" in out
+    assert "ifeval.jsonl:1: field 'instruction_id_list' must be a non-empty list" in err
+    assert f"{tmp_path / 'arena-hard-base.jsonl'} (not there)" in err
     assert "TruthfulQA.csv:1: missing column(s)" in err
 
 
