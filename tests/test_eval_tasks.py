@@ -172,3 +172,17 @@ def test_ifeval_task_scores_generated_answers(micro_pair, tmp_path):
                                    "inst_level_loose_acc"}
     # the tiny vocabulary has no comma, so every answer follows "no comma"
     assert rec["metrics"]["prompt_level_strict_acc"]["value"] == 100.0
+
+
+def test_csv_files_load_and_broken_quoting_names_the_line(tmp_path):
+    good = tmp_path / "gsm.csv"
+    good.write_text('question,answer,extra\n"What is 1, plus 1?","1 + 1 = 2\n#### 2",x\n')
+    assert EVAL_TASKS.get("gsm8k")().load(EvalRun(data=good)) == [("What is 1, plus 1?", "2")]
+    broken = tmp_path / "alpaca.csv"
+    broken.write_text('instruction,output\n"ok",fine\n"unterminated,quote\n')
+    with pytest.raises(DataError, match=r"alpaca.csv:\d+: (malformed CSV|wrong number of fields)"):
+        EVAL_TASKS.get("alpacaeval")().load(EvalRun(data=broken))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"instruction\nok\ncaf\xe9\n")
+    with pytest.raises(DataError, match=r"latin.csv:3: not valid UTF-8"):
+        EVAL_TASKS.get("alpacaeval")().load(EvalRun(data=latin))

@@ -8,8 +8,8 @@ rewritten where it lies. The pipeline, per shard:
   platform has none;
 - updated tensors, a block of rows at a time: ``pread`` into a reusable buffer, widen to fp32, apply
   ``update(name, row0, row1, block)``, cast back, ``pwrite`` at the same offset. Blocks are independent,
-  so one worker thread per core runs them end to end (file I/O and torch release the GIL), each torch
-  op on one thread.
+  so worker threads (one more than cores, as a write may block in the kernel) run them end to end (file
+  I/O and torch release the GIL), each torch op on one thread.
 
 Memory: per worker, one fp32 block and two blocks in the tensor's dtype (a few MiB). Nothing is
 memory-mapped, so resident memory does not grow with the shard.
@@ -67,9 +67,9 @@ def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_b
                   workers: int | None = None) -> list[str]:
     """Write ``src`` to ``dst`` with ``update`` applied to the tensors in ``names``; return those updated.
 
-    Blocks are independent (each is written at its own offset), so ``workers`` threads (default: one per
-    core, at most 8) each run read -> fp32 -> update -> cast -> pwrite end to end, with torch limited
-    to one thread apiece for the duration. ``update`` must be safe to call from several threads.
+    Blocks are independent (each is written at its own offset), so ``workers`` threads (default: cores + 1,
+    at most 8) each run read -> fp32 -> update -> cast -> pwrite end to end, with torch limited to one
+    thread apiece for the duration. ``update`` must be safe to call from several threads.
     """
     header, data_start, entries = read_header(src)
     for _, _, name, info in entries:

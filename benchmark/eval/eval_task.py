@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.harness.data import DataError, iter_jsonl
+from benchmark.harness.data import DataError, iter_csv, iter_jsonl
 from benchmark.harness.errors import BenchmarkError
 
 
@@ -91,8 +91,10 @@ class EvalTask(ABC):
 
     # ------------------------------------------------------------------ loading
     def load_file(self, path: Path) -> list:
+        """jsonl, or CSV (by suffix) with one column per field."""
+        rows = iter_csv(path) if Path(path).suffix.lower() == ".csv" else iter_jsonl(path)
         items = []
-        for where, row in iter_jsonl(path):
+        for where, row in rows:
             if not isinstance(row, dict):
                 raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
             items.append(self.parse_row(row, where))

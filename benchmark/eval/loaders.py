@@ -13,13 +13,11 @@ Every error names the file, the line and the field.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.harness.data import DataError, iter_jsonl
+from benchmark.harness.data import DataError, iter_csv, iter_jsonl
 
 END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<|eos|>")
 _TRAILING_END = re.compile(r"(?:\s*(?:" + "|".join(re.escape(t) for t in END_TOKENS) + r"))+\s*$")
@@ -105,37 +103,18 @@ def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
 
 def load_truthfulqa_csv(path: str | Path) -> list[MultipleChoice]:
     """The TruthfulQA CSV (a UTF-8 byte-order mark is accepted); answers are ``;``-separated lists."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     need = ("Question", "Best Answer", "Correct Answers", "Incorrect Answers")
-    missing = [f for f in need if f not in (reader.fieldnames or [])]
-    if missing:
-        raise DataError(f"{path}:1: missing column(s) {missing}; found {reader.fieldnames}")
     out = []
-    try:
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            if None in row or any(v is None for v in row.values()):
-                raise DataError(f"{where}: wrong number of fields (broken quoting?)")
-            values = {f: row[f].strip() for f in need}
-            for f, v in values.items():
-                if not v:
-                    raise DataError(f"{where}: field {f!r} is empty")
-            true = tuple(a.strip() for a in values["Correct Answers"].split(";") if a.strip())
-            false = tuple(a.strip() for a in values["Incorrect Answers"].split(";") if a.strip())
-            if not true or not false:
-                raise DataError(f"{where}: fields 'Correct Answers' and 'Incorrect Answers' need one answer each")
-            out.append(MultipleChoice(values["Question"], values["Best Answer"], true, false))
-    except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from exc
+    for where, row in iter_csv(path, need):
+        values = {f: row[f].strip() for f in need}
+        for f, v in values.items():
+            if not v:
+                raise DataError(f"{where}: field {f!r} is empty")
+        true = tuple(a.strip() for a in values["Correct Answers"].split(";") if a.strip())
+        false = tuple(a.strip() for a in values["Incorrect Answers"].split(";") if a.strip())
+        if not true or not false:
+            raise DataError(f"{where}: fields 'Correct Answers' and 'Incorrect Answers' need one answer each")
+        out.append(MultipleChoice(values["Question"], values["Best Answer"], true, false))
     if not out:
         raise DataError(f"{path}: no rows")
     return out

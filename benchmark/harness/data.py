@@ -1,7 +1,9 @@
-"""Reading user-supplied rows (jsonl) with errors that name the file, the line and the field."""
+"""Reading user-supplied rows (jsonl, csv) with errors that name the file, the line and the field."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +37,35 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: invalid JSON ({exc.msg}, column {exc.colno})") from exc
             yield where, row
+
+
+def iter_csv(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, str]]]:
+    """Yield (``file:line``, row) for each CSV record (header first; a UTF-8 byte-order mark is accepted).
+
+    Broken quoting or a record with the wrong number of fields is an error naming its line, as are bytes
+    that are not UTF-8 and missing ``required`` columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        missing = [f for f in required if f not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}:1: missing column(s) {missing}; found {reader.fieldnames}")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row or any(v is None for v in row.values()):
+                raise DataError(f"{where}: wrong number of fields (broken quoting?)")
+            yield where, row
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from exc
 
 
 def read_rows(path: str | Path, parse: Callable[[dict, str], T]) -> list[T]:
