@@ -8,8 +8,8 @@ rewritten where it lies. The pipeline, per shard:
   platform has none;
 - updated tensors, a block of rows at a time: ``pread`` into a reusable buffer, widen to fp32, apply
   ``update(name, row0, row1, block)``, cast back, ``pwrite`` at the same offset. Blocks are independent,
-  so worker threads (one more than cores, as a write may block in the kernel) run them end to end (file
-  I/O and torch release the GIL), each torch op on one thread.
+  so one worker thread per core runs them end to end (file I/O and torch release the GIL), each torch
+  op on one thread.
 
 Memory: per worker, one fp32 block and two blocks in the tensor's dtype (a few MiB). Nothing is
 memory-mapped, so resident memory does not grow with the shard.
@@ -67,7 +67,7 @@ def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_b
                   workers: int | None = None) -> list[str]:
     """Write ``src`` to ``dst`` with ``update`` applied to the tensors in ``names``; return those updated.
 
-    Blocks are independent (each is written at its own offset), so ``workers`` threads (default: cores + 1,
+    Blocks are independent (each is written at its own offset), so ``workers`` threads (default: one per core,
     at most 8) each run read -> fp32 -> update -> cast -> pwrite end to end, with torch limited to one
     thread apiece for the duration. ``update`` must be safe to call from several threads.
     """
@@ -76,7 +76,7 @@ def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_b
         if name in names and info["dtype"] not in DTYPES:
             raise TransferError(f"{src}: tensor {name} has dtype {info['dtype']}, which cannot take a delta")
     size = src.stat().st_size
-    workers = workers or min(8, (os.cpu_count() or 1) + 1)  # one more than cores: a write may block
+    workers = workers or min(8, os.cpu_count() or 1)
     updated = []
     fd_in = os.open(src, os.O_RDONLY)
     try:
