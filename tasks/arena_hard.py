@@ -5,9 +5,9 @@ Local file: jsonl with ``instruction`` (the AR-MAP release's ``arena-hard-base.j
 Options: see ``benchmark.eval.pairwise``.
 """
 
-from benchmark.eval.eval_task import HubSource, text_field
+from benchmark.eval.eval_task import HubSource
 from benchmark.eval.pairwise import PairwiseTask
-from benchmark.harness.data import DataError
+from benchmark.harness.data import DataError, text_field
 from benchmark.harness.registry import register_eval_task
 
 

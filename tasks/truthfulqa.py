@@ -9,9 +9,9 @@ Answers``, ``;``-separated). Hub: ``truthful_qa``, config ``multiple_choice``, s
 
 from pathlib import Path
 
-from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, text_field
+from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option
 from benchmark.eval.loaders import MultipleChoice, load_truthfulqa_csv
-from benchmark.harness.data import DataError
+from benchmark.harness.data import DataError, text_field
 from benchmark.harness.registry import register_eval_task
 
 

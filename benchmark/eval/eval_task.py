@@ -145,17 +145,6 @@ def hub_rows(source: HubSource) -> Iterator[tuple[str, dict]]:
 
 
 # ------------------------------------------------------------------ shared helpers for adapters
-def text_field(row: dict, name: str, where: str, allow_empty: bool = False) -> str:
-    if name not in row:
-        raise DataError(f"{where}: missing field {name!r}")
-    value = row[name]
-    if not isinstance(value, str):
-        raise DataError(f"{where}: field {name!r} must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise DataError(f"{where}: field {name!r} is empty")
-    return value
-
-
 def chat(lm, prompt: str) -> str:
     """The model's chat template around one user turn (plain text when it has none)."""
     tok = lm.tok

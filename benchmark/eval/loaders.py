@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.harness.data import DataError, iter_csv, iter_jsonl
+from benchmark.harness.data import DataError, iter_csv, iter_jsonl, text_field
 
 END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<|eos|>")
 _TRAILING_END = re.compile(r"(?:\s*(?:" + "|".join(re.escape(t) for t in END_TOKENS) + r"))+\s*$")
@@ -43,23 +43,12 @@ def strip_end_tokens(text: str) -> str:
     return _TRAILING_END.sub("", text).rstrip()
 
 
-def _string(row: dict, field: str, where: str, allow_empty: bool = False) -> str:
-    if field not in row:
-        raise DataError(f"{where}: missing field {field!r}")
-    value = row[field]
-    if not isinstance(value, str):
-        raise DataError(f"{where}: field {field!r} must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise DataError(f"{where}: field {field!r} is empty")
-    return value
-
-
 def load_prompts(path: str | Path, field: str = "instruction") -> list[str]:
     out = []
     for where, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        out.append(_string(row, field, where))
+        out.append(text_field(row, field, where))
     if not out:
         raise DataError(f"{path}: no rows")
     return out
@@ -76,7 +65,7 @@ def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
         if "raw_prompt" in row or "responses" in row:
-            prompt = _string(row, "raw_prompt", where)
+            prompt = text_field(row, "raw_prompt", where)
             if "responses" not in row:
                 raise DataError(f"{where}: missing field 'responses'")
             responses = row["responses"]
@@ -90,7 +79,7 @@ def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
                 raise DataError(f"{where}: field 'responses' must be a list or a string, "
                                 f"got {type(responses).__name__}")
         else:
-            prompt, response = _string(row, "instruction", where), _string(row, "output", where, True)
+            prompt, response = text_field(row, "instruction", where), text_field(row, "output", where, True)
         response = strip_end_tokens(response)
         if not response.strip() and not allow_empty:
             raise DataError(f"{where}: field 'responses' is empty (after stripping end tokens); to judge empty "

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat, text_field
-from benchmark.harness.data import DataError
+from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat
+from benchmark.harness.data import DataError, text_field
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 

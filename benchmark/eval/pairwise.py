@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, chat, percent, text_field
-from benchmark.harness.data import DataError
+from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, chat, percent
+from benchmark.harness.data import DataError, text_field
 
 
 def _bool(value: str) -> bool:

@@ -18,6 +18,18 @@ class DataError(BenchmarkError):
     """Malformed input data; the message starts with ``file:line``."""
 
 
+def text_field(row: dict, name: str, where: str, allow_empty: bool = False) -> str:
+    """``row[name]`` as a string; missing, non-string or (unless allowed) blank values are errors."""
+    if name not in row:
+        raise DataError(f"{where}: missing field {name!r}")
+    value = row[name]
+    if not isinstance(value, str):
+        raise DataError(f"{where}: field {name!r} must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise DataError(f"{where}: field {name!r} is empty")
+    return value
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
     """Yield (``file:line``, row) for each non-blank line of a jsonl file."""
     path = Path(path)
