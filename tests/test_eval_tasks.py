@@ -186,3 +186,11 @@ def test_csv_files_load_and_broken_quoting_names_the_line(tmp_path):
     latin.write_bytes(b"instruction\nok\ncaf\xe9\n")
     with pytest.raises(DataError, match=r"latin.csv:3: not valid UTF-8"):
         EVAL_TASKS.get("alpacaeval")().load(EvalRun(data=latin))
+
+
+def test_missing_model_is_reported_before_any_data_is_loaded(tmp_path, capsys):
+    # no --data: loading would try the hub; the missing model must be reported first
+    assert main(["eval", "--task", "gsm8k", "--out", str(tmp_path)]) == 2
+    assert "needs --model-dir" in capsys.readouterr().err
+    assert main(["eval", "--task", "gsm8k", "--model-dir", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+    assert "no such folder" in capsys.readouterr().err

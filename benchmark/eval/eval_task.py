@@ -169,14 +169,17 @@ def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRu
     from benchmark.harness.store import ResultStore
 
     task: EvalTask = EVAL_TASKS.get(task_name)()
+    if task.needs_model(run):  # checked before any data is loaded or downloaded
+        if model_dir is None:
+            raise BenchmarkError(f"task {task.name!r} needs --model-dir (a checkpoint folder)")
+        if not Path(model_dir).is_dir():
+            raise BenchmarkError(f"--model-dir {model_dir}: no such folder")
+        if kind not in ("ar", "dllm"):
+            raise BenchmarkError(f"--kind must be 'ar' or 'dllm', got {kind!r}")
     items = task.load(run)
     lm = None
     with CostMeter() as cost:
         if task.needs_model(run):
-            if model_dir is None:
-                raise BenchmarkError(f"task {task.name!r} needs --model-dir")
-            if kind not in ("ar", "dllm"):
-                raise BenchmarkError(f"--kind must be 'ar' or 'dllm', got {kind!r}")
             from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
 
             lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=run.seed, **(model_args or {}))
