@@ -194,3 +194,14 @@ def test_missing_model_is_reported_before_any_data_is_loaded(tmp_path, capsys):
     assert "needs --model-dir" in capsys.readouterr().err
     assert main(["eval", "--task", "gsm8k", "--model-dir", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_eval_task_from_a_plugin_file(tmp_path):
+    plugin = Path(__file__).parent / "plugins" / "word_count_task.py"
+    data = write_jsonl(tmp_path / "p.jsonl", [{"instruction": "one two"}, {"instruction": "a b c d e f g"}])
+    assert main(["--plugins", str(plugin), "eval", "--task", "short-prompts", "--data", str(data),
+                 "--set", "max_words=3", "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "lm-eval/cells/custom/base/short-prompts/seed0.json").read_text())
+    assert rec["metrics"]["short"]["value"] == 50.0
+    board = (tmp_path / "lm-eval/leaderboard.md").read_text()
+    assert "short-prompts" in board
