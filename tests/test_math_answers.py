@@ -69,3 +69,17 @@ def test_eval_gsm8k_stores_a_cell(micro_pair, tmp_path):
     assert rec["main_metric"] == "accuracy" and rec["config"]["options"]["samples"] == "2" and rec["n_eval"] == 3
     assert all(len(s["responses"]) == 2 for s in map(json.loads, (tmp_path / "res/lm-eval/cells/micro/base/gsm8k/"
                                                                    "seed0.samples.jsonl").read_text().splitlines()))
+
+
+def test_ar_model_samples_when_asked_and_repeats_with_the_same_seed(micro_pair):
+    from benchmark.eval.lm_eval_model import BenchARLM, Request
+
+    prompt = micro_pair.format_prompt("what is 3 plus 1 ?")
+    sampled = {"until": [], "max_gen_toks": 8, "do_sample": True, "temperature": 5.0}
+    greedy = {"until": [], "max_gen_toks": 8}
+    lm = BenchARLM(str(micro_pair.ar_path), batch_size=1, seed=3)
+    outs = lm.generate_until([Request(prompt, sampled) for _ in range(8)])
+    assert len(set(outs)) > 1  # a hot temperature gives different answers to the same prompt
+    assert BenchARLM(str(micro_pair.ar_path), batch_size=1, seed=3).generate_until(
+        [Request(prompt, sampled) for _ in range(8)]) == outs
+    assert len(set(lm.generate_until([Request(prompt, greedy) for _ in range(3)]))) == 1

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from lm_eval.api.model import LM
+from tqdm.auto import tqdm
 
 from benchmark.align.elbo import EstimatorConfig, elbo, token_log_probs
 from benchmark.harness.api import SamplerSettings
@@ -60,7 +61,8 @@ class BenchLM(LM):
         self.max_new_tokens, self.batch_size, self.max_rows = int(max_new_tokens), int(batch_size), int(max_rows)
         self.sampler = dict(steps=steps, block_length=block_length, temperature=float(temperature),
                             top_p=float(top_p), order=order, threshold=threshold)
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
 
     # ------------------------------------------------------------------ helpers
     def _ids(self, text: str) -> list[int]:
@@ -87,9 +89,11 @@ class BenchLM(LM):
         return SequenceBatch(ids, attn, pos, resp)
 
     @torch.no_grad()
-    def _score(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
+    def _score(self, pairs: list[tuple[list[int], list[int]]], disable_tqdm: bool = False
+               ) -> list[tuple[float, bool]]:
         out = []
-        for start in range(0, len(pairs), self.batch_size):
+        for start in tqdm(range(0, len(pairs), self.batch_size), desc="likelihoods", unit="batch",
+                          disable=disable_tqdm, leave=False):
             batch = self._scored_batch(pairs[start:start + self.batch_size])
             targets = batch.input_ids
             if self.kind == "ar":
@@ -113,21 +117,22 @@ class BenchLM(LM):
         return out
 
     # ------------------------------------------------------------------ lm-eval API
-    def loglikelihood(self, requests) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         pairs = [(self._prefix(ctx), self._ids(cont)) for ctx, cont in (r.args for r in requests)]
         empty = [i for i, (_, c) in enumerate(pairs) if not c]
         if empty:
             raise ValueError(f"requests {empty[:5]} have an empty continuation: nothing to score")
-        return self._score(pairs)
+        return self._score(pairs, disable_tqdm)
 
-    def loglikelihood_rolling(self, requests) -> list[float]:
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         pairs = [([self.tok.eos_token_id], self._ids(text)) for (text,) in (r.args for r in requests)]
-        return [ll for ll, _ in self._score(pairs)]
+        return [ll for ll, _ in self._score(pairs, disable_tqdm)]
 
     @torch.no_grad()
-    def generate_until(self, requests) -> list[str]:
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         out = []
-        for start in range(0, len(requests), self.batch_size):
+        for start in tqdm(range(0, len(requests), self.batch_size), desc="generate", unit="batch",
+                          disable=disable_tqdm, leave=False):
             chunk = requests[start:start + self.batch_size]
             kwargs = dict(chunk[0].args[1])
             until = kwargs.get("until") or []
@@ -136,8 +141,15 @@ class BenchLM(LM):
             prompts = [self._prefix(ctx) for ctx, _ in (r.args for r in chunk)]
             ids, attn, pos = left_pad(prompts, self.tok.pad_token_id)
             if self.kind == "ar":
-                gen = self.model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=new, do_sample=False,
-                                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
+                temperature = float(kwargs.get("temperature", self.sampler["temperature"]) or 0.0)
+                sample = bool(kwargs.get("do_sample", temperature > 0)) and temperature > 0
+                extra = {"temperature": temperature, "top_p": float(kwargs.get("top_p", self.sampler["top_p"]))} \
+                    if sample else {}
+                with torch.random.fork_rng(devices=[]):  # generate samples from the global RNG: seed it per batch
+                    torch.manual_seed(self.seed * 1_000_003 + start)
+                    gen = self.model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=new,
+                                              do_sample=sample, eos_token_id=self.tok.eos_token_id,
+                                              pad_token_id=self.tok.pad_token_id, **extra)
                 texts = decode_responses(self.tok, gen[:, ids.shape[1]:])
             else:
                 settings = self._settings(new, kwargs)
