@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="task option, e.g. base=FILE judge=rule protocol=armap samples=4 (repeatable)")
     ev.add_argument("--model-args", default="", metavar="K=V,K=V",
                     help="model class arguments: steps, block_length, temperature, top_p, order, threshold, "
-                         "max_new_tokens, mc_num, likelihood, shift, batch_size")
+                         "max_new_tokens, mc_num, likelihood, shift, batch_size, device (auto), dtype (auto)")
     ev.add_argument("--seed", type=int, default=0)
 
     an = sub.add_parser("answers", help="answer a prompts file (AlpacaEval/Arena-Hard) for winrate")

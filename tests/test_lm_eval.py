@@ -133,3 +133,17 @@ def test_eval_truthfulqa_mc2_stores_a_cell(micro_pair, tmp_path, capsys):
     board = json.loads((tmp_path / "lm-eval" / "leaderboard.json").read_text())
     assert {r["method"] for r in board} == {"base", "ar-base"}
     assert all(0 < r["truthfulqa-mc2"] < 100 for r in board)
+
+
+def test_model_class_places_the_model_and_accepts_a_dtype(micro_pair):
+    from benchmark.eval.lm_eval_model import BenchLM, Request
+
+    fp32 = BenchLM(str(micro_pair.dllm_path), likelihood="one_pass")
+    assert fp32.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = BenchLM(str(micro_pair.dllm_path), likelihood="one_pass", device="cpu", dtype="bfloat16")
+    assert next(bf16.model.parameters()).dtype == torch.bfloat16
+    reqs = [Request(micro_pair.format_prompt("what is 2 plus 1 ?"), " 3")]
+    (a, _), (b, _) = fp32.loglikelihood(reqs)[0], bf16.loglikelihood(reqs)[0]
+    assert a == pytest.approx(b, abs=0.1)  # the same model, rounded weights
+    with pytest.raises(ValueError, match="dtype must be"):
+        BenchLM(str(micro_pair.dllm_path), dtype="int8")

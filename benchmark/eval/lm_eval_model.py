@@ -45,12 +45,19 @@ class BenchLM(LM):
     def __init__(self, pretrained: str, mc_num: int = 8, likelihood: str = "elbo", steps: int | None = None,
                  block_length: int | None = None, temperature: float = 0.0, top_p: float = 1.0,
                  order: str = "confidence", threshold: float | None = None, max_new_tokens: int = 256,
-                 shift: bool = True, batch_size: int = 16, max_rows: int = 512, seed: int = 0, **_: object) -> None:
+                 shift: bool = True, batch_size: int = 16, max_rows: int = 512, seed: int = 0, device: str = "auto",
+                 dtype: str = "auto", **_: object) -> None:
         super().__init__()
         if likelihood not in ("elbo", "one_pass"):
             raise ValueError(f"likelihood must be 'elbo' or 'one_pass', got {likelihood!r}")
         self.path = Path(pretrained)
-        self.model = load_model(self.path, self.kind)
+        self._device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                    "cpu" if device == "auto" else device)  # lm-eval's LM.device reads it
+        if dtype == "auto":  # bf16 where the hardware has it, fp32 on CPUs (exact, and what tests compare)
+            dtype = "bfloat16" if self.device.type == "cuda" else "float32"
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+        self.model = load_model(self.path, self.kind, getattr(torch, dtype)).to(self.device)
         self.tok = load_tokenizer(self.path)
         self.mask_id = self.tok.mask_token_id if self.tok.mask_token_id is not None else getattr(
             self.model.config, "mask_token_id", None)
@@ -62,7 +69,7 @@ class BenchLM(LM):
         self.sampler = dict(steps=steps, block_length=block_length, temperature=float(temperature),
                             top_p=float(top_p), order=order, threshold=threshold)
         self.seed = int(seed)
-        self.generator = torch.Generator().manual_seed(self.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
 
     # ------------------------------------------------------------------ helpers
     def _ids(self, text: str) -> list[int]:
@@ -94,7 +101,7 @@ class BenchLM(LM):
         out = []
         for start in tqdm(range(0, len(pairs), self.batch_size), desc="likelihoods", unit="batch",
                           disable=disable_tqdm, leave=False):
-            batch = self._scored_batch(pairs[start:start + self.batch_size])
+            batch = self._scored_batch(pairs[start:start + self.batch_size]).to(self.device)
             targets = batch.input_ids
             if self.kind == "ar":
                 logp = token_log_probs(self.model, batch, targets, targets, shift=True)  # exact, causal
@@ -139,13 +146,14 @@ class BenchLM(LM):
             until = [until] if isinstance(until, str) else list(until)
             new = int(kwargs.get("max_gen_toks", self.max_new_tokens))
             prompts = [self._prefix(ctx) for ctx, _ in (r.args for r in chunk)]
-            ids, attn, pos = left_pad(prompts, self.tok.pad_token_id)
+            ids, attn, pos = (t.to(self.device) for t in left_pad(prompts, self.tok.pad_token_id))
             if self.kind == "ar":
                 temperature = float(kwargs.get("temperature", self.sampler["temperature"]) or 0.0)
                 sample = bool(kwargs.get("do_sample", temperature > 0)) and temperature > 0
                 extra = {"temperature": temperature, "top_p": float(kwargs.get("top_p", self.sampler["top_p"]))} \
                     if sample else {}
-                with torch.random.fork_rng(devices=[]):  # generate samples from the global RNG: seed it per batch
+                cuda = [self.device] if self.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=cuda):  # generate samples from the global RNG: seed it per batch
                     torch.manual_seed(self.seed * 1_000_003 + start)
                     gen = self.model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=new,
                                               do_sample=sample, eos_token_id=self.tok.eos_token_id,
@@ -154,12 +162,13 @@ class BenchLM(LM):
             else:
                 settings = self._settings(new, kwargs)
                 R = settings.max_new_tokens
-                region = torch.full((len(chunk), R), self.mask_id, dtype=torch.long)
+                dev = self.device
+                region = torch.full((len(chunk), R), self.mask_id, dtype=torch.long, device=dev)
                 batch = SequenceBatch(torch.cat([ids, region], 1),
-                                      torch.cat([attn, torch.ones(len(chunk), R, dtype=torch.long)], 1),
-                                      torch.cat([pos, pos[:, -1:] + 1 + torch.arange(R)], 1),
+                                      torch.cat([attn, torch.ones(len(chunk), R, dtype=torch.long, device=dev)], 1),
+                                      torch.cat([pos, pos[:, -1:] + 1 + torch.arange(R, device=dev)], 1),
                                       torch.cat([torch.zeros_like(ids, dtype=torch.bool),
-                                                 torch.ones(len(chunk), R, dtype=torch.bool)], 1))
+                                                 torch.ones(len(chunk), R, dtype=torch.bool, device=dev)], 1))
                 x = diffusion_generate(self.model, batch, self.mask_id, self.shift, settings, self.generator)
                 texts = decode_responses(self.tok, x[:, -R:])
             for text in texts:
