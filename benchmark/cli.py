@@ -295,8 +295,9 @@ def cmd_eval(args) -> int:
         default = task.hub or HubSource(args.hub_id)
         hub = HubSource(args.hub_id, args.hub_config, args.hub_split or default.split)
     run = EvalRun(data=args.data, hub=hub, limit=args.limit, seed=args.seed, options=task.resolve_options(raw))
+    model_args = _model_args(args.model_args)  # checked before anything is loaded
     metrics = run_eval_task(args.task, args.model_dir, args.kind, run, args.out / args.suite, args.family,
-                            args.method, model_args=_model_args(args.model_args))
+                            args.method, model_args=model_args)
     print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
     return 0
 
@@ -305,6 +306,9 @@ def _model_args(text: str) -> dict:
     """lm-eval's own ``k=v,k=v`` parser, so that numbers and booleans arrive typed, as with ``lm_eval``."""
     from lm_eval.utils import simple_parse_args_string
 
+    bad = [part for part in text.split(",") if part.strip() and "=" not in part]
+    if bad:
+        raise BenchmarkError(f"--model-args expects K=V,K=V; {bad[0]!r} has no '='")
     try:
         return simple_parse_args_string(text) if text else {}
     except ValueError as exc:

@@ -205,3 +205,9 @@ def test_eval_task_from_a_plugin_file(tmp_path):
     assert rec["metrics"]["short"]["value"] == 50.0
     board = (tmp_path / "lm-eval/leaderboard.md").read_text()
     assert "short-prompts" in board
+
+
+def test_malformed_model_args_are_refused_before_loading(tmp_path, capsys):
+    assert main(["eval", "--task", "gsm8k", "--model-dir", str(tmp_path), "--model-args", "steps=4,block",
+                 "--data", str(tmp_path / "missing.jsonl")]) == 2
+    assert "'block' has no '='" in capsys.readouterr().err

@@ -105,6 +105,8 @@ class FinalAnswerTask(EvalTask):
     }
 
     def parse_row(self, row: dict, where: str) -> tuple[str, str]:
+        if "question" not in row and "problem" not in row:
+            raise DataError(f"{where}: missing field 'question' (GSM8K) or 'problem' (MATH500)")
         question = text_field(row, "question" if "question" in row else "problem", where)
         answer = row.get("answer")
         if not isinstance(answer, str | int | float) or not str(answer).strip():
