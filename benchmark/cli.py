@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model class arguments: steps, block_length, temperature, top_p, order, threshold, "
                          "max_new_tokens, mc_num, likelihood, shift, batch_size, device (auto), dtype (auto)")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--show-options", action="store_true", help="print the task's --set options and exit")
 
     an = sub.add_parser("answers", help="answer a prompts file (AlpacaEval/Arena-Hard) for winrate")
     _checkpoint_args(an, stored=False)
@@ -284,6 +285,12 @@ def cmd_eval(args) -> int:
     from benchmark.harness.registry import EVAL_TASKS
 
     task = EVAL_TASKS.get(args.task)()
+    if args.show_options:
+        hub = f"{task.hub.id} (config {task.hub.config}, split {task.hub.split})" if task.hub else "none"
+        print(f"{task.name}: {task.description}\nhub dataset: {hub}\noptions (--set NAME=VALUE):")
+        for name, opt in task.options.items():
+            print(f"  {name:<15} {opt.help} (default: {opt.default!r})")
+        return 0
     raw = {}
     for item in args.options:
         key, sep, value = item.partition("=")

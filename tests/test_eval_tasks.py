@@ -211,3 +211,11 @@ def test_malformed_model_args_are_refused_before_loading(tmp_path, capsys):
     assert main(["eval", "--task", "gsm8k", "--model-dir", str(tmp_path), "--model-args", "steps=4,block",
                  "--data", str(tmp_path / "missing.jsonl")]) == 2
     assert "'block' has no '='" in capsys.readouterr().err
+
+
+def test_show_options_lists_every_option_with_its_default(capsys):
+    assert main(["eval", "--task", "gsm8k", "--show-options"]) == 0
+    out = capsys.readouterr().out
+    assert "openai/gsm8k" in out
+    for name in EVAL_TASKS.get("gsm8k").options:
+        assert f"  {name} " in out
