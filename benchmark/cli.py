@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "max_new_tokens, mc_num, likelihood, shift, batch_size, device (auto), dtype (auto)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--show-options", action="store_true", help="print the task's --set options and exit")
+    ev.add_argument("--force", action="store_true", help="rerun even if the cell is stored with the same config")
 
     an = sub.add_parser("answers", help="answer a prompts file (AlpacaEval/Arena-Hard) for winrate")
     _checkpoint_args(an, stored=False)
@@ -304,7 +305,7 @@ def cmd_eval(args) -> int:
     run = EvalRun(data=args.data, hub=hub, limit=args.limit, seed=args.seed, options=task.resolve_options(raw))
     model_args = _model_args(args.model_args)  # checked before anything is loaded
     metrics = run_eval_task(args.task, args.model_dir, args.kind, run, args.out / args.suite, args.family,
-                            args.method, model_args=model_args)
+                            args.method, model_args=model_args, force=args.force)
     print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
     return 0
 

@@ -219,3 +219,20 @@ def test_show_options_lists_every_option_with_its_default(capsys):
     assert "openai/gsm8k" in out
     for name in EVAL_TASKS.get("gsm8k").options:
         assert f"  {name} " in out
+
+
+def test_eval_resumes_a_stored_cell_and_reruns_when_data_or_force_change(tmp_path):
+    plugin = Path(__file__).parent / "plugins" / "word_count_task.py"
+    data = write_jsonl(tmp_path / "p.jsonl", [{"instruction": "one two"}, {"instruction": "a b c d e f g"}])
+    args = ["--plugins", str(plugin), "eval", "--task", "short-prompts", "--data", str(data), "--out", str(tmp_path)]
+    record = tmp_path / "lm-eval/cells/custom/base/short-prompts/seed0.json"
+    assert main(args) == 0
+    first = json.loads(record.read_text())["created"]
+    assert main(args) == 0
+    assert json.loads(record.read_text())["created"] == first  # same config: not recomputed
+    write_jsonl(data, [{"instruction": "one"}])  # same path, new content
+    assert main(args) == 0
+    changed = json.loads(record.read_text())
+    assert changed["created"] != first and changed["metrics"]["short"]["value"] == 100.0
+    assert main(args + ["--force"]) == 0
+    assert json.loads(record.read_text())["created"] != changed["created"]
