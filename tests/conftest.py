@@ -15,8 +15,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Fail any test that opens a socket to a non-loopback address."""
+def no_network(monkeypatch, request):
+    """Fail any test that opens a socket to a non-loopback address (tests marked ``network`` excepted)."""
+    if request.node.get_closest_marker("network"):
+        return
     real_connect = socket.socket.connect
 
     def guarded(sock, address):
