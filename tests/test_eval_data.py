@@ -168,3 +168,11 @@ def test_answers_then_winrate_closes_the_loop(micro_pair, tmp_path, capsys):
                  "--allow-empty"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 4 and 0 <= result["win_rate"] <= 100
+
+
+def test_the_socket_guard_fails_a_non_loopback_connection():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, \
+            pytest.raises(RuntimeError, match="tried to reach the network"):
+        sock.connect(("192.0.2.1", 80))  # TEST-NET-1: never routed
