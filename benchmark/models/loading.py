@@ -19,18 +19,42 @@ def load_tokenizer(path: str | Path):
         cfg = json.loads(cfg_file.read_text())
         if cfg.get("tokenizer_class") in ("TokenizersBackend", "PreTrainedTokenizerFast"):
             return PreTrainedTokenizerFast.from_pretrained(path)
+        if "auto_map" in cfg and (Path(path) / "tokenizer.json").is_file():
+            # A custom tokenizer class that needs remote code (Dream's): its tokenizer.json is complete.
+            return PreTrainedTokenizerFast.from_pretrained(path)
     return AutoTokenizer.from_pretrained(path)
+
+
+# Released DLLMs whose config names a custom model type (loaded with remote code upstream) but whose
+# weights follow a transformers layout: read the config as that layout, never run their code.
+LAYOUT_OF_MODEL_TYPE = {"dream": "qwen2"}  # Dream-v0: Qwen2.5's module names, bidirectional, AR shift
+
+
+def _config(path: Path):
+    from transformers import CONFIG_MAPPING, AutoConfig
+
+    raw = json.loads((path / "config.json").read_text())
+    layout = LAYOUT_OF_MODEL_TYPE.get(str(raw.get("model_type", "")).lower())
+    if layout is None:
+        try:
+            return AutoConfig.from_pretrained(path)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path / 'config.json'}: field 'model_type' is {raw.get('model_type')!r}, which "
+                             f"transformers does not know and which has no layout in LAYOUT_OF_MODEL_TYPE "
+                             f"({exc})") from exc
+    fields = {k: v for k, v in raw.items() if k not in ("model_type", "architectures", "auto_map")}
+    return CONFIG_MAPPING[layout](**fields)
 
 
 def load_model(path: str | Path, kind: str, dtype=None):
     """An AR causal LM, or a DLLM: the same class with ``config.is_causal = False`` set before loading."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: not a model folder (no config.json)")
-    config = AutoConfig.from_pretrained(path)
+    config = _config(path)
     if kind == "dllm":
         config.is_causal = False
     elif kind != "ar":
