@@ -236,3 +236,16 @@ def test_eval_resumes_a_stored_cell_and_reruns_when_data_or_force_change(tmp_pat
     assert changed["created"] != first and changed["metrics"]["short"]["value"] == 100.0
     assert main(args + ["--force"]) == 0
     assert json.loads(record.read_text())["created"] != changed["created"]
+
+
+def test_pairwise_options_are_checked_before_the_model_is_loaded(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "p.jsonl", [{"instruction": "hi"}])
+    base = write_jsonl(tmp_path / "base.jsonl", [{"raw_prompt": "hi", "responses": 3}])
+    # --model-dir is not even a model folder: the option errors must come first
+    common = ["eval", "--task", "alpacaeval", "--model-dir", str(tmp_path), "--data", str(data)]
+    assert main(common) == 2
+    assert "needs the base model's answers" in capsys.readouterr().err
+    assert main(common + ["--set", f"base={base}", "--set", "judge=gpt"]) == 2
+    assert "unknown judge 'gpt'" in capsys.readouterr().err
+    assert main(common + ["--set", f"base={base}"]) == 2
+    assert "base.jsonl:1: field 'responses' must be a list or a string" in capsys.readouterr().err

@@ -92,6 +92,10 @@ class EvalTask(ABC):
     def needs_model(self, run: EvalRun) -> bool:
         return True
 
+    def validate(self, run: EvalRun) -> None:
+        """Check the options before any model is loaded (a bad option must not cost a model load)."""
+        return None
+
     # ------------------------------------------------------------------ loading
     def load_file(self, path: Path) -> list:
         """jsonl, or CSV (by suffix) with one column per field."""
@@ -177,6 +181,7 @@ def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRu
     from benchmark.harness.store import CellKey, ResultStore
 
     task: EvalTask = EVAL_TASKS.get(task_name)()
+    task.validate(run)
     if task.needs_model(run):  # checked before any data is loaded or downloaded
         if model_dir is None:
             raise BenchmarkError(f"task {task.name!r} needs --model-dir (a checkpoint folder)")

@@ -48,6 +48,18 @@ class PairwiseTask(EvalTask):
     def needs_model(self, run: EvalRun) -> bool:
         return run.options.get("answers") is None
 
+    def validate(self, run: EvalRun) -> None:
+        from benchmark.eval.judges import JUDGES
+        from benchmark.eval.loaders import load_answers
+
+        opts = run.options
+        if opts["base"] is None:
+            raise DataError(f"task {self.name!r} needs the base model's answers: --set base=FILE.jsonl")
+        if opts["protocol"] not in ("fair", "armap"):
+            raise DataError(f"--set protocol={opts['protocol']!r}: choose fair or armap")
+        JUDGES.get(opts["judge"])  # an unknown judge is an error with suggestions
+        load_answers(opts["base"], opts["allow_empty"])  # malformed rows are reported before generating
+
     def evaluate(self, lm, items: list[str], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
         from benchmark.eval.judges import make_judge
         from benchmark.eval.lm_eval_model import Request
@@ -55,10 +67,7 @@ class PairwiseTask(EvalTask):
         from benchmark.eval.winrate import length_controlled, win_rate
 
         opts = run.options
-        if opts["base"] is None:
-            raise DataError(f"task {self.name!r} needs the base model's answers: --set base=FILE.jsonl")
-        if opts["protocol"] not in ("fair", "armap"):
-            raise DataError(f"--set protocol={opts['protocol']!r}: choose fair or armap")
+        self.validate(run)
         base = load_answers(opts["base"], opts["allow_empty"])
         if opts["answers"] is not None:
             given = {a.prompt.strip(): a for a in load_answers(opts["answers"], opts["allow_empty"])}
