@@ -1,5 +1,6 @@
-"""Evaluation on real data: loaders for the paper's file formats, judges and win-rate protocols,
-TruthfulQA MC2, and lm-evaluation-harness model classes for our checkpoints.
+"""Evaluation on real data: the eval-task interface (files or the hub), loaders for the paper's file
+formats, judges, win-rate protocols, final-answer and IFEval scoring, TruthfulQA MC2, and
+lm-evaluation-harness model classes for our checkpoints.
 
 Importing this package registers the model classes ``dllm`` and ``bench-ar`` with lm-eval (as lazy
 entries: nothing heavy is imported until lm-eval asks for them).
