@@ -50,7 +50,7 @@ def test_unknown_model_type_names_the_file_and_field(micro_pair, tmp_path):
     folder = tmp_path / "odd"
     shutil.copytree(micro_pair.dllm_path, folder)
     cfg = json.loads((folder / "config.json").read_text())
-    cfg["model_type"] = "sdar"
+    cfg["model_type"] = "llada"
     (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ValueError, match=r"config.json: field 'model_type' is 'sdar'"):
+    with pytest.raises(ValueError, match=r"config.json: field .model_type. is .llada."):
         load_model(folder, "dllm")

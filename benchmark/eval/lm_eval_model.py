@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from benchmark.align.elbo import EstimatorConfig, elbo, token_log_probs
 from benchmark.harness.api import SamplerSettings
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
-from benchmark.models.loading import load_model, load_tokenizer
+from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
 from benchmark.models.sampler import diffusion_generate
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ class BenchLM(LM):
     def __init__(self, pretrained: str, mc_num: int = 8, likelihood: str = "elbo", steps: int | None = None,
                  block_length: int | None = None, temperature: float = 0.0, top_p: float = 1.0,
                  order: str = "confidence", threshold: float | None = None, max_new_tokens: int = 256,
-                 shift: bool = True, batch_size: int = 16, max_rows: int = 512, seed: int = 0, device: str = "auto",
-                 dtype: str = "auto", **_: object) -> None:
+                 shift: bool | None = None, batch_size: int = 16, max_rows: int = 512, seed: int = 0,
+                 device: str = "auto", dtype: str = "auto", block_attention: int | None = None, **_: object) -> None:
         super().__init__()
         if likelihood not in ("elbo", "one_pass"):
             raise ValueError(f"likelihood must be 'elbo' or 'one_pass', got {likelihood!r}")
@@ -57,7 +57,12 @@ class BenchLM(LM):
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
-        self.model = load_model(self.path, self.kind, getattr(torch, dtype)).to(self.device)
+        if block_attention is None and self.kind == "dllm":
+            block_attention = default_block_attention(self.path)  # SDAR: block-causal, block 4
+        if shift is None:  # Dream keeps the AR shift; block-diffusion models (SDAR) predict in place
+            shift = block_attention is None
+        self.block_attention = block_attention
+        self.model = load_model(self.path, self.kind, getattr(torch, dtype), block_attention).to(self.device)
         self.tok = load_tokenizer(self.path)
         self.mask_id = self.tok.mask_token_id if self.tok.mask_token_id is not None else getattr(
             self.model.config, "mask_token_id", None)

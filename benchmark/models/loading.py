@@ -27,14 +27,24 @@ def load_tokenizer(path: str | Path):
 
 # Released DLLMs whose config names a custom model type (loaded with remote code upstream) but whose
 # weights follow a transformers layout: read the config as that layout, never run their code.
-LAYOUT_OF_MODEL_TYPE = {"dream": "qwen2"}  # Dream-v0: Qwen2.5's module names, bidirectional, AR shift
+# Each entry: (transformers layout, default block size of block-causal attention or None for full).
+LAYOUT_OF_MODEL_TYPE = {
+    "dream": ("qwen2", None),  # Dream-v0: Qwen2.5's module names, bidirectional, AR shift
+    "sdar": ("qwen3", 4),  # SDAR: Qwen3's module names, block diffusion (block 4 in the paper), no shift
+}
+
+
+def default_block_attention(path: str | Path) -> int | None:
+    """The block size a released block-diffusion model needs (SDAR: 4), or None for full attention."""
+    raw = json.loads((Path(path) / "config.json").read_text())
+    return LAYOUT_OF_MODEL_TYPE.get(str(raw.get("model_type", "")).lower(), (None, None))[1]
 
 
 def _config(path: Path):
     from transformers import CONFIG_MAPPING, AutoConfig
 
     raw = json.loads((path / "config.json").read_text())
-    layout = LAYOUT_OF_MODEL_TYPE.get(str(raw.get("model_type", "")).lower())
+    layout, _ = LAYOUT_OF_MODEL_TYPE.get(str(raw.get("model_type", "")).lower(), (None, None))
     if layout is None:
         try:
             return AutoConfig.from_pretrained(path)
@@ -46,8 +56,9 @@ def _config(path: Path):
     return CONFIG_MAPPING[layout](**fields)
 
 
-def load_model(path: str | Path, kind: str, dtype=None):
-    """An AR causal LM, or a DLLM: the same class with ``config.is_causal = False`` set before loading."""
+def load_model(path: str | Path, kind: str, dtype=None, block_attention: int | None = None):
+    """An AR causal LM, or a DLLM: the same class with ``config.is_causal = False`` set before loading;
+    ``block_attention`` makes a DLLM block-causal with that block size (see ``attention.py``)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -55,9 +66,12 @@ def load_model(path: str | Path, kind: str, dtype=None):
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: not a model folder (no config.json)")
     config = _config(path)
-    if kind == "dllm":
-        config.is_causal = False
-    elif kind != "ar":
+    if kind not in ("ar", "dllm"):
         raise ValueError(f"model kind must be 'ar' or 'dllm', got {kind!r}")
+    config.is_causal = kind == "ar"  # explicit both ways: a saved DLLM config carries is_causal = false
     model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype or torch.float32)
+    if block_attention is not None and kind == "dllm":
+        from benchmark.models.attention import install_block_attention
+
+        install_block_attention(model, int(block_attention))
     return model.eval()
