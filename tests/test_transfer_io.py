@@ -164,3 +164,15 @@ def test_score_task_needs_gamma_auto(micro_pair, teacher, tmp_path, capsys):
                  "--gamma", "1", "--score-task", "arith", "--out", str(tmp_path / "out")]) == 2
     assert "needs --gamma auto" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_manifest_delta_norms_match_the_tensors(micro_pair, teacher, tmp_path):
+    full = full_task_vector(teacher / "aligned", micro_pair.ar_path)
+    manifest = merge_task_vector(micro_pair.ar_path, full, 1.0, tmp_path / "ar-again")
+    aligned, base = all_tensors(teacher / "aligned"), all_tensors(micro_pair.ar_path)
+    lora = merge_task_vector(micro_pair.ar_path, lora_task_vector(teacher / "adapter"), 1.0, tmp_path / "lora")
+    for name, entry in manifest["changed"].items():
+        expected = float((aligned[name].float() - base[name].float()).norm())
+        assert entry["delta_norm"] == pytest.approx(expected, rel=1e-4, abs=1e-6), name
+        if name in lora["changed"]:  # the LoRA closed form agrees with the summed rows
+            assert lora["changed"][name]["delta_norm"] == pytest.approx(expected, rel=1e-3, abs=1e-6), name

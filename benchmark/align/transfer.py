@@ -23,6 +23,7 @@ import math
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,14 +240,26 @@ def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dic
 
 
 def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names: set[str]) -> dict[str, dict]:
-    """Stream ``src`` to ``dst`` with ``w + gamma * delta`` (fp32, cast back) for ``names``; return what changed."""
+    """Stream ``src`` to ``dst`` with ``w + gamma * delta`` (fp32, cast back) for ``names``; return what changed.
+
+    Without a closed-form norm (full task vectors) each delta's norm is summed from the rows the merge
+    reads anyway, so no tensor is read twice."""
+    squares: dict[str, float] = {}
+    lock = threading.Lock()  # blocks of one tensor may be added on several worker threads
 
     def add_delta(name: str, r0: int, r1: int, block: torch.Tensor) -> None:
-        delta.add_rows(name, r0, r1, block, gammas.of(name))
+        if delta.norm_of is not None:
+            delta.add_rows(name, r0, r1, block, gammas.of(name))
+            return
+        rows = delta.rows(name, r0, r1).reshape(block.shape)
+        block.add_(rows, alpha=gammas.of(name))
+        square = float(rows.square().sum())
+        with lock:
+            squares[name] = squares.get(name, 0.0) + square
 
     updated = shard_rewrite.rewrite_shard(src, dst, names, add_delta)
     return {name: {"gamma": gammas.of(name),
-                   "delta_norm": delta.norm_of(name) if delta.norm_of else float(delta[name].norm())}
+                   "delta_norm": delta.norm_of(name) if delta.norm_of else math.sqrt(squares[name])}
             for name in updated}
 
 

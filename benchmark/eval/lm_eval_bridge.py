@@ -90,6 +90,7 @@ def generate_answers_file(model_dir: str | Path, kind: str, prompts_path: str | 
     the input of ``winrate``; prompts go through the tokenizer's chat template when it has one."""
     import json
 
+    from benchmark.eval.eval_task import chat
     from benchmark.eval.lm_eval_model import BenchARLM, BenchLM, Request
     from benchmark.eval.loaders import load_prompts
     from benchmark.harness.store import atomic_write_text
@@ -97,14 +98,8 @@ def generate_answers_file(model_dir: str | Path, kind: str, prompts_path: str | 
     prompts = load_prompts(prompts_path, field)[:limit]
     lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=seed, **(settings or {}))
 
-    def render(p: str) -> str:
-        if lm.tok.chat_template:
-            return lm.tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                              add_generation_prompt=True)
-        return p
-
     kwargs = {"until": [], "max_gen_toks": max_new_tokens}
-    outputs = lm.generate_until([Request(render(p), kwargs) for p in prompts])
+    outputs = lm.generate_until([Request(chat(lm, p), kwargs) for p in prompts])
     atomic_write_text(Path(out), "".join(json.dumps({"raw_prompt": p, "responses": [o]}) + "\n"
                                          for p, o in zip(prompts, outputs)))
     return len(outputs)

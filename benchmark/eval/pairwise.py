@@ -66,8 +66,7 @@ class PairwiseTask(EvalTask):
         from benchmark.eval.loaders import Answer, load_answers, pair_answers
         from benchmark.eval.winrate import length_controlled, win_rate
 
-        opts = run.options
-        self.validate(run)
+        opts = run.options  # checked by validate() before the model was loaded
         base = load_answers(opts["base"], opts["allow_empty"])
         if opts["answers"] is not None:
             given = {a.prompt.strip(): a for a in load_answers(opts["answers"], opts["allow_empty"])}

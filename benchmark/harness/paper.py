@@ -10,6 +10,7 @@ with one message listing everything missing. Facts: shared/PAPERS.md.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,13 +86,19 @@ def _judge_ready() -> str | None:
         f"(judge {judge.model} at {judge.base_url}; or pass a local reward-model judge)"
 
 
-def _hub_dataset_cached(repo_id: str) -> bool:
+@functools.cache
+def _cached_datasets() -> frozenset[str]:
+    """Dataset ids in the local HF cache, scanned once per process."""
     from huggingface_hub import scan_cache_dir
 
     try:
-        return any(r.repo_id == repo_id and r.repo_type == "dataset" for r in scan_cache_dir().repos)
+        return frozenset(r.repo_id for r in scan_cache_dir().repos if r.repo_type == "dataset")
     except Exception:  # no cache folder yet
-        return False
+        return frozenset()
+
+
+def _hub_dataset_cached(repo_id: str) -> bool:
+    return repo_id in _cached_datasets()
 
 
 def _load_task(task: PaperTask, data_dir: Path | None) -> tuple[int, str, list[str]]:
