@@ -5,17 +5,18 @@
 
 Goals (issue #4): peak RSS above the interpreter's baseline after imports at most 1.5x (largest shard +
 delta tensors), and at least 0.5x the throughput of `cp` on the same files. The checkpoint is made in a
-child process so that its allocations do not count; the merge runs in another fresh child, and `cp`
-and the merge alternate so that both see the same machine. On a VM the page cache's state moves both
-figures a lot (a cache full of earlier runs' files slowed the merge 2-3x here); ``--drop-caches`` (root)
-starts every pair from a clean cache with the inputs read in.
+child process so that its allocations do not count. A second child, after its imports, times `cp` and
+the merge alternately (each goes first in every other pair), each step from the same state: outputs
+removed, dirty pages flushed, and with ``--drop-caches`` (root) a dropped page cache holding just the
+inputs. Both steps write the same bytes into the page cache, and on a VM that cost moves a lot: this
+one's balloon device hands freed pages back to the host, and touching them again was 0.3-3 s per GiB
+here, for `cp` and the merge alike. Hence the interleaving, and best and median ratios side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -68,17 +69,41 @@ def rss_mb(field: str) -> float:
     raise RuntimeError(field)
 
 
-def measure(root: Path) -> None:
+def prepare(root: Path, shards: list[Path], drop_caches: bool) -> None:
+    """The same starting state before every timed step: no earlier output on disk, dirty pages flushed,
+    and with ``drop_caches`` a clean page cache holding just the inputs."""
+    for out in ("merged", "cp"):
+        shutil.rmtree(root / out, ignore_errors=True)
+    subprocess.run(["sync"], check=True)
+    if drop_caches:
+        Path("/proc/sys/vm/drop_caches").write_text("3")
+        subprocess.run(["cat", *map(str, shards)], check=True, stdout=subprocess.DEVNULL)
+
+
+def measure(root: Path, repeats: int, drop_caches: bool) -> None:
+    """Time `cp` and the transfer alternately in this one process, after its imports, each from `prepare`."""
     import torch  # noqa: F401
+    from tqdm.auto import tqdm
 
     from benchmark.align.transfer import lora_task_vector, merge_task_vector  # imports excluded from timing
 
+    shards = sorted((root / "student").glob("*.safetensors"))
     baseline = rss_mb("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")
-    start = time.perf_counter()
-    merge_task_vector(root / "student", lora_task_vector(root / "adapter"), 2.0, root / "merged")
-    wall = time.perf_counter() - start
-    print(json.dumps({"wall_s": wall, "peak_above_baseline_mb": rss_mb("VmHWM") - baseline, "baseline_mb": baseline}))
+    cp_s, transfer_s, peak = [], [], 0.0
+    for i in tqdm(range(repeats), desc="cp + transfer pairs", file=sys.stderr):
+        for step in (("cp", "transfer") if i % 2 == 0 else ("transfer", "cp")):  # neither always goes first
+            prepare(root, shards, drop_caches)
+            if step == "cp":
+                start = time.perf_counter()
+                subprocess.run(["cp", "-r", str(root / "student"), str(root / "cp")], check=True)
+                cp_s.append(time.perf_counter() - start)
+                continue
+            Path("/proc/self/clear_refs").write_text("5")  # restart the peak RSS count
+            start = time.perf_counter()
+            merge_task_vector(root / "student", lora_task_vector(root / "adapter"), 2.0, root / "merged")
+            transfer_s.append(time.perf_counter() - start)
+            peak = max(peak, rss_mb("VmHWM") - baseline)
+    print(json.dumps({"cp_s": cp_s, "transfer_s": transfer_s, "peak_above_baseline_mb": peak, "baseline_mb": baseline}))
 
 
 def main() -> None:
@@ -96,9 +121,7 @@ def main() -> None:
     if args._make:
         return make(args._make, args.layers, args.shards, args.rank)
     if args._measure:
-        return measure(args._measure)
-
-    from tqdm.auto import tqdm
+        return measure(args._measure, args.repeats, args.drop_caches)
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="transfer-bench-"))
     try:
@@ -109,27 +132,14 @@ def main() -> None:
         total = sum(p.stat().st_size for p in shards)
         largest = max(p.stat().st_size for p in shards)
         adapter = (root / "adapter" / "adapter_model.safetensors").stat().st_size
-        cp_times, runs = [], []
-        for _ in tqdm(range(args.repeats), desc="cp + transfer pairs", file=sys.stderr):
-            # Same starting state for both: no earlier output on disk, dirty pages flushed.
-            shutil.rmtree(root / "merged", ignore_errors=True)
-            subprocess.run(["sync"], check=True)
-            if args.drop_caches:
-                Path("/proc/sys/vm/drop_caches").write_text("3")
-                subprocess.run(["cat", *map(str, shards)], check=True, stdout=subprocess.DEVNULL)  # inputs cached
-            t = time.perf_counter()
-            subprocess.run(["cp", "-r", str(root / "student"), str(root / "cp")], check=True)
-            cp_times.append(time.perf_counter() - t)
-            shutil.rmtree(root / "cp")
-            subprocess.run(["sync"], check=True)
-            out = subprocess.run(me + ["--_measure", str(root)], check=True, capture_output=True, text=True,
-                                 env={**os.environ, "TQDM_DISABLE": "1"})
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        walls = [r["wall_s"] for r in runs]
+        measure_cmd = me + ["--_measure", str(root), "--repeats", str(args.repeats)]
+        out = subprocess.run(measure_cmd + ["--drop-caches"] * args.drop_caches, check=True, stdout=subprocess.PIPE,
+                             text=True)
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        cp_times, walls, peak = figures["cp_s"], figures["transfer_s"], figures["peak_above_baseline_mb"]
         print(f"each run (s), interleaved: cp {[round(t, 2) for t in cp_times]}, "
               f"transfer {[round(t, 2) for t in walls]}")
         cp_s, wall = min(cp_times), min(walls)
-        peak = max(r["peak_above_baseline_mb"] for r in runs)
         bound = 1.5 * (largest + adapter) / 2**20
         print(f"checkpoint: {total / 2**30:.2f} GiB bf16 in {len(shards)} shards (largest {largest / 2**20:.0f} MiB), "
               f"LoRA r={args.rank} on all {len(LINEARS)} linears per layer ({adapter / 2**20:.0f} MiB)")

@@ -1,9 +1,13 @@
 """The streaming shard rewriter on its own: blocks, dtypes, workers, and errors raised from a worker."""
 
+import json
+import struct
+
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from benchmark.align import shard_rewrite
 from benchmark.align.checkpoint import TransferError
 from benchmark.align.shard_rewrite import rewrite_shard
 
@@ -28,8 +32,11 @@ def add_row_index(name, r0, r1, block):
     block += torch.arange(r0, r1, dtype=torch.float32).view(-1, *[1] * (block.dim() - 1)) * 0.5
 
 
+@pytest.mark.parametrize("mapped", [True, False], ids=["memory-mapped", "pread"])
 @pytest.mark.parametrize(("block_bytes", "workers"), [(64, 3), (1 << 20, 1), (256, 2)])
-def test_blocks_land_at_their_offsets_in_every_dtype(shard, tmp_path, block_bytes, workers):
+def test_blocks_land_at_their_offsets_in_every_dtype(shard, tmp_path, block_bytes, workers, mapped, monkeypatch):
+    if not mapped:  # the path of platforms without madvise
+        monkeypatch.delattr(shard_rewrite.mmap, "MADV_DONTNEED", raising=False)
     src, tensors = shard
     names = {"a.weight", "b.weight", "c.bias", "d.scale"}
     out = tmp_path / "out.safetensors"
@@ -68,3 +75,18 @@ def test_fp16_overflow_is_refused(tmp_path):
     save_file({"w": torch.full((2, 2), 60000.0, dtype=torch.float16)}, src)
     with pytest.raises(TransferError, match="NaN or inf in float16"):
         rewrite_shard(src, tmp_path / "out.safetensors", {"w"}, lambda n, r0, r1, b: b.add_(10000.0))
+
+
+def test_tensors_at_odd_offsets_are_read_without_a_map(tmp_path):
+    """A hand-made file whose data starts at an odd byte: a bf16 view of the map would be misaligned."""
+    values = torch.arange(12, dtype=torch.float32).view(3, 4).to(torch.bfloat16)
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [3, 4], "data_offsets": [0, 24]}}).encode()
+    header += b" " * (1 - len(header) % 2)  # odd length: data starts at 8 + odd
+    src = tmp_path / "odd.safetensors"
+    src.write_bytes(struct.pack("<Q", len(header)) + header + values.view(torch.uint8).numpy().tobytes())
+    out = tmp_path / "out.safetensors"
+    assert rewrite_shard(src, out, {"w"}, add_row_index, block_bytes=16, workers=2) == ["w"]
+    data = out.read_bytes()[8 + len(header):]
+    got = torch.frombuffer(bytearray(data), dtype=torch.bfloat16).view(3, 4)
+    assert torch.equal(got, (values.float() + torch.arange(3.0).view(3, 1) * 0.5).to(torch.bfloat16))
+    assert out.read_bytes()[:8 + len(header)] == src.read_bytes()[:8 + len(header)]

@@ -6,27 +6,28 @@ rewritten where it lies. The pipeline, per shard:
 
 - untouched tensors: ``os.copy_file_range`` (an in-kernel copy, what `cp` does), or read/write where the
   platform has none;
-- updated tensors, a block of rows at a time: ``pread`` into a reusable buffer, widen to fp32, apply
+- updated tensors, a block of rows at a time: widen to fp32 straight from a private memory map of the
+  input (no copy into a user buffer; ``pread`` where there is no ``madvise``), apply
   ``update(name, row0, row1, block)``, cast back, ``pwrite`` at the same offset. Blocks are independent,
-  so one worker thread per core runs them end to end (file I/O and torch release the GIL), each torch
-  op on one thread.
+  so one thread per core (the caller among them) takes blocks from a shared list and runs each end to
+  end (file I/O and torch release the GIL), each torch op on one thread.
 
-Memory: per worker, one fp32 block and two blocks in the tensor's dtype (a few MiB). Nothing is
-memory-mapped, so resident memory does not grow with the shard.
+Memory: per worker, one fp32 block and a block in the tensor's dtype (a few MiB); each block's mapped
+input pages are released once it is widened, so resident memory does not grow with the shard.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import struct
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -79,30 +80,34 @@ def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_b
     workers = workers or min(8, os.cpu_count() or 1)
     updated = []
     fd_in = os.open(src, os.O_RDONLY)
+    source = _Source(fd_in, size)
     try:
         fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            with _torch_threads(1), _Pipeline(workers, depth=2 * workers) as pipeline:
-                os.pwrite(fd_out, header, 0)
-                cursor = data_start
-                for start, end, name, info in entries:
-                    lo, hi = data_start + start, data_start + end
-                    if lo > cursor:  # padding between tensors, if any: kept as is
-                        pipeline.submit(_copy_range, fd_in, fd_out, cursor, lo)
-                    cursor = max(cursor, hi)
-                    if name not in names:
-                        pipeline.submit(_copy_range, fd_in, fd_out, lo, hi)
-                        continue
-                    for block in _blocks(name, info, lo, block_bytes):
-                        pipeline.submit(_rewrite_block, fd_in, fd_out, block, update)
-                    updated.append(name)
-                if cursor < size:
-                    pipeline.submit(_copy_range, fd_in, fd_out, cursor, size)
+            os.pwrite(fd_out, header, 0)
+            jobs: list[Callable[[], None]] = []
+            cursor = data_start
+            for start, end, name, info in entries:
+                lo, hi = data_start + start, data_start + end
+                if lo > cursor:  # padding between tensors, if any: kept as is
+                    jobs.append(partial(_copy_range, fd_in, fd_out, cursor, lo))
+                cursor = max(cursor, hi)
+                if name not in names:
+                    jobs.append(partial(_copy_range, fd_in, fd_out, lo, hi))
+                    continue
+                jobs += [partial(_rewrite_block, source, fd_out, block, update)
+                         for block in _blocks(name, info, lo, block_bytes)]
+                updated.append(name)
+            if cursor < size:
+                jobs.append(partial(_copy_range, fd_in, fd_out, cursor, size))
+            with _torch_threads(1):
+                _run_jobs(jobs, workers)
             if os.fstat(fd_out).st_size != size:
                 raise TransferError(f"{dst}: wrote {os.fstat(fd_out).st_size} bytes, expected {size}")
         finally:
             os.close(fd_out)
     finally:
+        source.close()
         os.close(fd_in)
     return updated
 
@@ -142,12 +147,46 @@ def _scratch(attr: str, nbytes: int) -> torch.Tensor:
     return buf[:nbytes]
 
 
-def _rewrite_block(fd_in: int, fd_out: int, block: _Block, update: Update) -> None:
+class _Source:
+    """The input shard, read through a private memory map where the platform can (no copy into a user
+    buffer; copy-on-write, never written, so the file cannot change), with each block's pages released
+    after use so resident memory stays at a few blocks; ``pread`` into a per-thread buffer elsewhere."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.map, self.view = fd, None, None
+        if size and hasattr(mmap, "MADV_DONTNEED"):
+            self.map = mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            self.view = torch.frombuffer(self.map, dtype=torch.uint8)
+
+    def read(self, offset: int, nbytes: int, itemsize: int) -> torch.Tensor:
+        if self.view is not None and offset % itemsize == 0:  # a dtype view needs an aligned start
+            return self.view[offset:offset + nbytes]
+        raw = _scratch("raw", nbytes)
+        _pread_all(self.fd, memoryview(raw.numpy()), offset)
+        return raw
+
+    def release(self, offset: int, nbytes: int) -> None:
+        if self.map is not None:
+            start = offset - offset % mmap.PAGESIZE
+            self.map.madvise(mmap.MADV_DONTNEED, start, offset + nbytes - start)
+
+    def close(self) -> None:
+        if self.map is not None:
+            self.view = None
+            try:
+                self.map.close()
+            except BufferError:  # a block still holds a view (an error's traceback): unmapped when it is freed
+                pass
+
+
+def _rewrite_block(source: _Source, fd_out: int, block: _Block, update: Update) -> None:
     rows = block.row1 - block.row0
-    raw = _scratch("raw", block.count * block.dtype.itemsize)
-    _pread_all(fd_in, memoryview(raw.numpy()), block.offset)
+    nbytes = block.count * block.dtype.itemsize
+    raw = source.read(block.offset, nbytes, block.dtype.itemsize)
     acc = _scratch("acc", block.count * 4).view(torch.float32).view(rows, block.row_elems)
     acc.copy_(raw.view(block.dtype).view(rows, block.row_elems))  # widen to fp32
+    del raw
+    source.release(block.offset, nbytes)
     update(block.name, block.row0, block.row1, acc)
     staging = _scratch("staging", block.count * block.dtype.itemsize)
     out = staging.view(block.dtype)
@@ -157,31 +196,32 @@ def _rewrite_block(fd_in: int, fd_out: int, block: _Block, update: Update) -> No
     _pwrite_all(fd_out, memoryview(staging.numpy()), block.offset)
 
 
-class _Pipeline:
-    """A thread pool with at most ``depth`` jobs in flight; the first job error is raised in the caller."""
+def _run_jobs(jobs: list[Callable[[], None]], workers: int) -> None:
+    """Run ``jobs`` on ``workers`` threads, the caller being one of them; the first error stops the others
+    (each finishes its current job) and is raised here."""
+    queue = iter(jobs)  # a list iterator hands each job out once, across threads too (the GIL guards it)
+    errors: list[BaseException] = []
 
-    def __init__(self, workers: int, depth: int) -> None:
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="shard-rewrite")
-        self.depth = depth
-        self.pending: deque[Future] = deque()
+    def work() -> None:
+        for job in queue:
+            if errors:
+                return
+            try:
+                job()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                errors.append(exc)
+                return
 
-    def submit(self, fn: Callable, *args) -> None:
-        while len(self.pending) >= self.depth:
-            self.pending.popleft().result()
-        self.pending.append(self.pool.submit(fn, *args))
-
-    def __enter__(self) -> _Pipeline:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if exc[0] is None:
-                while self.pending:
-                    self.pending.popleft().result()
-        finally:
-            for job in self.pending:
-                job.cancel()
-            self.pool.shutdown(wait=True)
+    threads = [threading.Thread(target=work, name=f"shard-rewrite-{i}", daemon=True) for i in range(workers - 1)]
+    for thread in threads:
+        thread.start()
+    try:
+        work()
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _pread_all(fd: int, data: memoryview, offset: int) -> None:
