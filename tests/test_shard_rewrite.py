@@ -2,6 +2,7 @@
 
 import json
 import struct
+import time
 
 import pytest
 import torch
@@ -90,3 +91,19 @@ def test_tensors_at_odd_offsets_are_read_without_a_map(tmp_path):
     got = torch.frombuffer(bytearray(data), dtype=torch.bfloat16).view(3, 4)
     assert torch.equal(got, (values.float() + torch.arange(3.0).view(3, 1) * 0.5).to(torch.bfloat16))
     assert out.read_bytes()[:8 + len(header)] == src.read_bytes()[:8 + len(header)]
+
+
+def test_the_first_error_stops_the_other_workers():
+    ran = []
+
+    def job(i):
+        if i == 3:
+            raise ValueError("job 3 failed")
+        time.sleep(0.001)  # releases the GIL, as file I/O and torch do
+        ran.append(i)
+
+    jobs = [lambda i=i: job(i) for i in range(2000)]
+    with pytest.raises(ValueError, match="job 3 failed"):
+        shard_rewrite._run_jobs(jobs, workers=3)
+    assert len(ran) < 100  # the others stopped after their current job instead of draining the list
+    assert sorted(ran) == sorted(set(ran))  # no job ran twice

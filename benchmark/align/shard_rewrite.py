@@ -149,7 +149,7 @@ def _scratch(attr: str, nbytes: int) -> torch.Tensor:
 
 class _Source:
     """The input shard, read through a private memory map where the platform can (no copy into a user
-    buffer; copy-on-write, never written, so the file cannot change), with each block's pages released
+    buffer; copy-on-write and never written, so nothing reaches the file), with each block's pages released
     after use so resident memory stays at a few blocks; ``pread`` into a per-thread buffer elsewhere."""
 
     def __init__(self, fd: int, size: int) -> None:
@@ -197,20 +197,23 @@ def _rewrite_block(source: _Source, fd_out: int, block: _Block, update: Update) 
 
 
 def _run_jobs(jobs: list[Callable[[], None]], workers: int) -> None:
-    """Run ``jobs`` on ``workers`` threads, the caller being one of them; the first error stops the others
-    (each finishes its current job) and is raised here."""
-    queue = iter(jobs)  # a list iterator hands each job out once, across threads too (the GIL guards it)
+    """Run ``jobs`` on ``workers`` threads, the caller being one of them. The first error, or an interrupt
+    in the caller, stops the others after their current job (before the caller closes the files they
+    write), and is raised here."""
+    queue, lock, stop = iter(jobs), threading.Lock(), threading.Event()
     errors: list[BaseException] = []
 
     def work() -> None:
-        for job in queue:
-            if errors:
+        while not stop.is_set():
+            with lock:
+                job = next(queue, None)
+            if job is None:
                 return
             try:
                 job()
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
                 errors.append(exc)
-                return
+                stop.set()
 
     threads = [threading.Thread(target=work, name=f"shard-rewrite-{i}", daemon=True) for i in range(workers - 1)]
     for thread in threads:
@@ -218,6 +221,7 @@ def _run_jobs(jobs: list[Callable[[], None]], workers: int) -> None:
     try:
         work()
     finally:
+        stop.set()
         for thread in threads:
             thread.join()
     if errors:
