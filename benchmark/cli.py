@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--score-task", metavar="TASK",
                     help="with --gamma auto: also plot this task's score at every gamma (a diagnostic)")
     tr.add_argument("--score-limit", type=_positive, default=64, help="eval prompts for --score-task (default 64)")
+    tr.add_argument("--workers", type=_positive, help="threads per shard rewrite (default: one per core, at most 8)")
     tr.add_argument("--no-shift", dest="shift", action="store_false",
                     help="the student predicts in place (SDAR/LLaDA); default: Dream's AR shift")
     tr.add_argument("--allow-partial", action="store_true", help="merge what matches, list the rest")
@@ -241,7 +242,7 @@ def cmd_transfer(args) -> int:
                         gamma_attn=args.gamma_attn, gamma_mlp=args.gamma_mlp, profile=args.profile,
                         allow_partial=args.allow_partial, overwrite=args.overwrite, allow_pickle=args.allow_pickle,
                         pairs=args.pairs, shift=args.shift, score_task=args.score_task,
-                        score_limit=args.score_limit)
+                        score_limit=args.score_limit, workers=args.workers)
     print(f"merged {len(manifest['changed'])} tensors (gamma {manifest['gamma']['default']:g}) into {args.out}; "
           f"{len(manifest['skipped'])} skipped; manifest: {args.out / 'transfer_manifest.json'}")
     return 0

@@ -65,6 +65,17 @@ def test_sharded_merge_equals_single_file_merge(micro_pair, teacher, tmp_path):
     assert set(index["weight_map"].values()) == {p.name for p in (tmp_path / "from-shards").glob("*.safetensors")}
 
 
+def test_worker_count_does_not_change_the_output(teacher, tmp_path):
+    delta = lora_task_vector(teacher / "adapter")
+    one = merge_task_vector(teacher / "sharded", delta, 2.0, tmp_path / "one", workers=1)
+    three = merge_task_vector(teacher / "sharded", delta, 2.0, tmp_path / "three", workers=3)
+    shards = sorted(p.name for p in (tmp_path / "one").glob("*.safetensors"))
+    digests = tree_digest(tmp_path / "one"), tree_digest(tmp_path / "three")
+    assert shards and all(digests[0][name] == digests[1][name] for name in shards)
+    assert (one["run"]["workers"], three["run"]["workers"]) == (1, 3)
+    assert one["run"]["shard_bytes"] == sum((teacher / "sharded" / name).stat().st_size for name in shards)
+
+
 def test_full_task_vector_equals_lora_delta(micro_pair, teacher, tmp_path):
     full = full_task_vector(teacher / "aligned", micro_pair.ar_path)
     merge_task_vector(micro_pair.ar_path, full, 1.0, tmp_path / "ar-again")
@@ -137,9 +148,13 @@ def test_cli_transfer_with_gamma_auto(micro_pair, teacher, tmp_path, capsys):
     out = tmp_path / "merged"
     rc = main(["transfer", "--student", str(micro_pair.dllm_path), "--lora", str(teacher / "adapter"),
                "--gamma", "auto", "--pairs", str(pairs), "--out", str(out), "--score-task", "arith",
-               "--score-limit", "6"])
+               "--score-limit", "6", "--workers", "2"])
     assert rc == 0, capsys.readouterr().err
     manifest = json.loads((out / "transfer_manifest.json").read_text())
+    run = manifest["run"]
+    assert run["workers"] == 2 and run["versions"]["torch"] == torch.__version__
+    assert run["cost"]["forward_passes"] > 0  # the gamma search's ELBO passes count in the cost
+    assert run["cost"]["wall_s"] >= run["merge_wall_s"] > 0
     gammas = [p["gamma"] for p in manifest["gamma_curve"]]
     assert manifest["gamma"]["default"] in gammas and len(gammas) >= 6
     scores = [p["task_score"] for p in manifest["gamma_curve"]]

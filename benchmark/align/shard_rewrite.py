@@ -64,6 +64,12 @@ def read_header(src: Path) -> tuple[bytes, int, list[tuple[int, int, str, dict]]
     return prefix + header_bytes, data_start, entries
 
 
+def default_workers() -> int:
+    """One thread per core, at most 8: buffered writes into one file take its lock in the kernel one at a
+    time, so past a few threads more of them mostly wait."""
+    return min(8, os.cpu_count() or 1)
+
+
 def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_bytes: int = BLOCK_BYTES,
                   workers: int | None = None) -> list[str]:
     """Write ``src`` to ``dst`` with ``update`` applied to the tensors in ``names``; return those updated.
@@ -77,7 +83,7 @@ def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_b
         if name in names and info["dtype"] not in DTYPES:
             raise TransferError(f"{src}: tensor {name} has dtype {info['dtype']}, which cannot take a delta")
     size = src.stat().st_size
-    workers = workers or min(8, os.cpu_count() or 1)
+    workers = workers or default_workers()
     updated = []
     fd_in = os.open(src, os.O_RDONLY)
     source = _Source(fd_in, size)

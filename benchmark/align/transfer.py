@@ -24,8 +24,10 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -239,7 +241,8 @@ def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dic
     return merge, skipped
 
 
-def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names: set[str]) -> dict[str, dict]:
+def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names: set[str],
+                  workers: int | None = None) -> dict[str, dict]:
     """Stream ``src`` to ``dst`` with ``w + gamma * delta`` (fp32, cast back) for ``names``; return what changed.
 
     Without a closed-form norm (full task vectors) each delta's norm is summed from the rows the merge
@@ -257,7 +260,7 @@ def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names
         with lock:
             squares[name] = squares.get(name, 0.0) + square
 
-    updated = shard_rewrite.rewrite_shard(src, dst, names, add_delta)
+    updated = shard_rewrite.rewrite_shard(src, dst, names, add_delta, workers=workers)
     return {name: {"gamma": gammas.of(name),
                    "delta_norm": delta.norm_of(name) if delta.norm_of else math.sqrt(squares[name])}
             for name in updated}
@@ -265,10 +268,16 @@ def rewrite_shard(src: Path, dst: Path, gammas: Gammas, delta: TaskVector, names
 
 def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float | Gammas, out_dir: str | Path,
                       overwrite: bool = False, allow_partial: bool = False, teacher_config: dict | None = None,
-                      progress: bool = False) -> dict:
-    """Write ``student + gamma * delta`` to ``out_dir`` (fp32 arithmetic, cast back); return the manifest."""
+                      progress: bool = False, workers: int | None = None) -> dict:
+    """Write ``student + gamma * delta`` to ``out_dir`` (fp32 arithmetic, cast back); return the manifest.
+
+    ``workers``: threads rewriting a shard (default: one per core, at most 8)."""
     from tqdm.auto import tqdm
 
+    from benchmark.harness.runner import environment, git_revision
+
+    started, start = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    workers = workers or shard_rewrite.default_workers()
     gammas = gamma if isinstance(gamma, Gammas) else Gammas(float(gamma))
     student_dir, out_dir = Path(student_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:
@@ -289,12 +298,15 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
             if not to_merge.intersection(names):
                 shutil.copyfile(student_dir / shard, tmp / shard)  # untouched shard: a byte copy
                 continue
-            changed.update(rewrite_shard(student_dir / shard, tmp / shard, gammas, delta, to_merge))
+            changed.update(rewrite_shard(student_dir / shard, tmp / shard, gammas, delta, to_merge, workers))
         manifest = {
             "student": {"path": str(student_dir), "fingerprint": student.fingerprint()},
             "task_vector": delta.source, "gamma": {"default": gammas.default, "attn": gammas.attn,
                                                    "mlp": gammas.mlp},
             "changed": changed, "skipped": skipped, "unchanged": len(student.names) - len(changed),
+            "run": {"started_utc": started, "merge_wall_s": round(time.perf_counter() - start, 3),
+                    "workers": workers, "shard_bytes": sum((tmp / shard).stat().st_size for shard in student.shards),
+                    "versions": environment(), "git_revision": git_revision()},
         }
         (tmp / "transfer_manifest.json").write_text(json.dumps(manifest, indent=2))
         if out_dir.exists():
@@ -311,37 +323,43 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
              base: Path | None = None, gamma_attn: float | None = None, gamma_mlp: float | None = None,
              profile: str = "identity", allow_partial: bool = False, overwrite: bool = False,
              allow_pickle: bool = False, pairs: Path | None = None, shift: bool = True,
-             score_task: str | None = None, score_limit: int = 64) -> dict:
+             score_task: str | None = None, score_limit: int = 64, workers: int | None = None) -> dict:
     """What ``python -m benchmark transfer`` does; returns the manifest (with the gamma curve if auto).
 
     ``score_task`` (with ``gamma="auto"``) adds a registered task's score at every gamma of the curve, on
     ``score_limit`` of its evaluation prompts: a diagnostic beside reward accuracy, which alone chooses.
+    The manifest's ``run.cost`` counts all of it, the gamma search included.
     """
+    from benchmark.harness.cost import CostMeter
+    from benchmark.harness.store import atomic_write_text
+
     if (lora is None) == (aligned is None and base is None):
         raise TransferError("give either --lora ADAPTER_DIR or both --aligned DIR and --base DIR")
     if lora is None and (aligned is None or base is None):
         raise TransferError("a full task vector needs both --aligned DIR and --base DIR")
     if Path(out).exists() and not overwrite:  # fail before any expensive work
         raise TransferError(f"{out} exists; pass --overwrite to replace it")
-    Checkpoint(student, allow_pickle)  # validates the student up front (index, shards, pickles)
-    if lora is not None:
-        delta = lora_task_vector(lora, profile)
-        teacher_config = _adapter_base_config(lora)
-    else:
-        delta = full_task_vector(aligned, base, profile, allow_pickle)
-        teacher_config = Checkpoint(base, allow_pickle).config()
-    curve = None
     if score_task is not None and gamma != "auto":
         raise TransferError("--score-task adds a task score to the gamma curve; it needs --gamma auto")
-    if gamma == "auto":
-        gamma, curve = _auto_gamma(Path(student), delta, pairs, shift, Path(out).with_name(Path(out).name + ".gamma"),
-                                   score_task, score_limit)
-    gammas = Gammas(float(gamma), gamma_attn, gamma_mlp)
-    manifest = merge_task_vector(student, delta, gammas, out, overwrite=overwrite, allow_partial=allow_partial,
-                                 teacher_config=teacher_config, progress=True)
+    Checkpoint(student, allow_pickle)  # validates the student up front (index, shards, pickles)
+    with CostMeter() as meter:
+        if lora is not None:
+            delta = lora_task_vector(lora, profile)
+            teacher_config = _adapter_base_config(lora)
+        else:
+            delta = full_task_vector(aligned, base, profile, allow_pickle)
+            teacher_config = Checkpoint(base, allow_pickle).config()
+        curve = None
+        if gamma == "auto":
+            gamma, curve = _auto_gamma(Path(student), delta, pairs, shift,
+                                       Path(out).with_name(Path(out).name + ".gamma"), score_task, score_limit)
+        manifest = merge_task_vector(student, delta, Gammas(float(gamma), gamma_attn, gamma_mlp), out,
+                                     overwrite=overwrite, allow_partial=allow_partial, teacher_config=teacher_config,
+                                     progress=True, workers=workers)
     if curve is not None:
         manifest["gamma_curve"] = curve
-        (Path(out) / "transfer_manifest.json").write_text(json.dumps(manifest, indent=2))
+    manifest["run"]["cost"] = meter.to_dict()
+    atomic_write_text(Path(out) / "transfer_manifest.json", json.dumps(manifest, indent=2))
     return manifest
 
 
