@@ -8,9 +8,10 @@ delta tensors), and at least 0.5x the throughput of `cp` on the same files. The 
 child process so that its allocations do not count. A second child, after its imports, times `cp` and
 the merge alternately (each goes first in every other pair), each step from the same state: outputs
 removed, dirty pages flushed, and with ``--drop-caches`` (root) a dropped page cache holding just the
-inputs. Both steps write the same bytes into the page cache, and on a VM that cost moves a lot: this
-one's balloon device hands freed pages back to the host, and touching them again was 0.3-3 s per GiB
-here, for `cp` and the merge alike. Hence the interleaving, and best and median ratios side by side.
+inputs. Both steps write the same bytes into the page cache, and on a VM that cost moves a lot (a plain
+`pwrite` loop putting 1 GiB there took 0.3-3 s of kernel time from one try to the next on ours, likely
+its balloon device handing freed pages back to the host). Hence the interleaving, and best and median
+ratios side by side.
 """
 
 from __future__ import annotations
