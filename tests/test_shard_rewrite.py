@@ -107,3 +107,15 @@ def test_the_first_error_stops_the_other_workers():
         shard_rewrite._run_jobs(jobs, workers=3)
     assert len(ran) < 100  # the others stopped after their current job instead of draining the list
     assert sorted(ran) == sorted(set(ran))  # no job ran twice
+
+
+def test_a_file_that_cannot_be_mapped_is_read_with_pread(shard, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")  # what mmap gives on a file system that cannot map files
+
+    monkeypatch.setattr(shard_rewrite.mmap, "mmap", refuse)
+    src, tensors = shard
+    out = tmp_path / "out.safetensors"
+    assert rewrite_shard(src, out, {"a.weight"}, add_row_index, block_bytes=256, workers=2) == ["a.weight"]
+    ramp = torch.arange(37, dtype=torch.float32).view(-1, 1) * 0.5
+    assert torch.equal(load_file(out)["a.weight"], (tensors["a.weight"].float() + ramp).to(torch.bfloat16))

@@ -25,7 +25,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -85,36 +85,33 @@ def rewrite_shard(src: Path, dst: Path, names: set[str], update: Update, block_b
     size = src.stat().st_size
     workers = workers or default_workers()
     updated = []
-    fd_in = os.open(src, os.O_RDONLY)
-    source = _Source(fd_in, size)
-    try:
+    with ExitStack() as opened:  # closed in reverse order, whatever fails
+        fd_in = os.open(src, os.O_RDONLY)
+        opened.callback(os.close, fd_in)
+        source = _Source(fd_in, size)
+        opened.callback(source.close)
         fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.pwrite(fd_out, header, 0)
-            jobs: list[Callable[[], None]] = []
-            cursor = data_start
-            for start, end, name, info in entries:
-                lo, hi = data_start + start, data_start + end
-                if lo > cursor:  # padding between tensors, if any: kept as is
-                    jobs.append(partial(_copy_range, fd_in, fd_out, cursor, lo))
-                cursor = max(cursor, hi)
-                if name not in names:
-                    jobs.append(partial(_copy_range, fd_in, fd_out, lo, hi))
-                    continue
-                jobs += [partial(_rewrite_block, source, fd_out, block, update)
-                         for block in _blocks(name, info, lo, block_bytes)]
-                updated.append(name)
-            if cursor < size:
-                jobs.append(partial(_copy_range, fd_in, fd_out, cursor, size))
-            with _torch_threads(1):
-                _run_jobs(jobs, workers)
-            if os.fstat(fd_out).st_size != size:
-                raise TransferError(f"{dst}: wrote {os.fstat(fd_out).st_size} bytes, expected {size}")
-        finally:
-            os.close(fd_out)
-    finally:
-        source.close()
-        os.close(fd_in)
+        opened.callback(os.close, fd_out)
+        os.pwrite(fd_out, header, 0)
+        jobs: list[Callable[[], None]] = []
+        cursor = data_start
+        for start, end, name, info in entries:
+            lo, hi = data_start + start, data_start + end
+            if lo > cursor:  # padding between tensors, if any: kept as is
+                jobs.append(partial(_copy_range, fd_in, fd_out, cursor, lo))
+            cursor = max(cursor, hi)
+            if name not in names:
+                jobs.append(partial(_copy_range, fd_in, fd_out, lo, hi))
+                continue
+            jobs += [partial(_rewrite_block, source, fd_out, block, update)
+                     for block in _blocks(name, info, lo, block_bytes)]
+            updated.append(name)
+        if cursor < size:
+            jobs.append(partial(_copy_range, fd_in, fd_out, cursor, size))
+        with _torch_threads(1):
+            _run_jobs(jobs, workers)
+        if os.fstat(fd_out).st_size != size:
+            raise TransferError(f"{dst}: wrote {os.fstat(fd_out).st_size} bytes, expected {size}")
     return updated
 
 
@@ -161,7 +158,10 @@ class _Source:
     def __init__(self, fd: int, size: int) -> None:
         self.fd, self.map, self.view = fd, None, None
         if size and hasattr(mmap, "MADV_DONTNEED"):
-            self.map = mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            try:
+                self.map = mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            except OSError:  # a file system that cannot map files: read with pread instead
+                return
             self.view = torch.frombuffer(self.map, dtype=torch.uint8)
 
     def read(self, offset: int, nbytes: int, itemsize: int) -> torch.Tensor:
