@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from benchmark.align.ar_teacher import train_ar_teacher
 from benchmark.align.lora import LoraSettings
-from benchmark.harness.api import AlignContext, AlignedModel, Method
-from benchmark.harness.registry import register_method
+from benchmark.core.api import AlignContext, AlignedModel, Method
+from benchmark.core.registry import register_method
+from benchmark.models.loading import load_model, load_tokenizer
 
 
 @register_method("ar-dpo")
@@ -30,7 +31,6 @@ class ArDPOMethod(Method):
     def align(self, ctx: AlignContext) -> AlignedModel:
         from peft import PeftModel
 
-        from benchmark.models.loading import load_model, load_tokenizer
 
         teacher, meta = train_ar_teacher(ctx, self.config.lora)
         merged = PeftModel.from_pretrained(load_model(ctx.pair.ar_path, "ar"), teacher / "adapter").merge_and_unload()

@@ -15,10 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.align.ar_teacher import train_ar_teacher
+from benchmark.align.gamma import sweep_gamma
 from benchmark.align.lora import LoraSettings
 from benchmark.align.transfer import lora_task_vector, merge_task_vector
-from benchmark.harness.api import AlignContext, AlignedModel, Method
-from benchmark.harness.registry import register_method
+from benchmark.core.api import AlignContext, AlignedModel, Method
+from benchmark.core.registry import register_method
+from benchmark.models.batching import diffusion_batch
+from benchmark.models.loading import load_tokenizer
 
 
 @register_method("ar-map")
@@ -48,9 +51,6 @@ class ArMapMethod(Method):
 
     @staticmethod
     def _select_gamma(ctx: AlignContext, delta) -> tuple[float, list[dict]]:
-        from benchmark.align.gamma import sweep_gamma
-        from benchmark.models.batching import diffusion_batch
-        from benchmark.models.loading import load_tokenizer
 
         pairs = ctx.data.heldout
         if not pairs:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baselines.ar_map import ArMapMethod
-from benchmark.harness.registry import register_method
+from benchmark.core.registry import register_method
 
 
 @register_method("ar-map-auto")

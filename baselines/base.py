@@ -5,8 +5,8 @@ Run: ``python -m benchmark run --methods base``
 
 from __future__ import annotations
 
-from benchmark.harness.api import AlignContext, AlignedModel, Method
-from benchmark.harness.registry import register_method
+from benchmark.core.api import AlignContext, AlignedModel, Method
+from benchmark.core.registry import register_method
 
 
 @register_method("base")

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.align.lora import LoraSettings
-from benchmark.harness.api import AlignContext, AlignedModel, Method
-from benchmark.harness.registry import register_method
+from benchmark.core.api import AlignContext, AlignedModel, Method
+from benchmark.core.registry import register_method
+from benchmark.models.loading import load_model, load_tokenizer
 
 
 @register_method("elbo-dpo")
@@ -42,7 +43,6 @@ class ElboDPOMethod(Method):
         from peft import get_peft_model
 
         from benchmark.align.elbo_dpo_trainer import ElboDPOConfig, ElboDPOTrainer, PreferenceCollator
-        from benchmark.models.loading import load_model, load_tokenizer
 
         datasets.disable_progress_bars()
         cfg, pair = self.config, ctx.pair

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baselines.elbo_dpo import ElboDPOMethod
-from benchmark.harness.registry import register_method
+from benchmark.core.registry import register_method
 
 
 @register_method("vrpo")

@@ -19,10 +19,10 @@ import torch
 def main() -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from benchmark.align.elbo import EstimatorConfig, elbo
     from benchmark.align.variance import preference_scores
-    from benchmark.harness.cost import CostMeter
+    from benchmark.core.cost import CostMeter
     from benchmark.models.batching import SequenceBatch
+    from benchmark.models.elbo import EstimatorConfig, elbo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=256)

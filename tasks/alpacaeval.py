@@ -6,9 +6,9 @@ Local file: jsonl with ``instruction`` (``output``, ``generator``, ``dataset`` i
 ``benchmark.eval.pairwise`` (``--set base=alpaca-dream-base.jsonl`` is required).
 """
 
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import HubSource
 from benchmark.eval.pairwise import PairwiseTask
-from benchmark.harness.registry import register_eval_task
 
 
 @register_eval_task("alpacaeval")

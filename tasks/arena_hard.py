@@ -5,10 +5,10 @@ Local file: jsonl with ``instruction`` (the AR-MAP release's ``arena-hard-base.j
 Options: see ``benchmark.eval.pairwise``.
 """
 
+from benchmark.core.data import DataError, text_field
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import HubSource
 from benchmark.eval.pairwise import PairwiseTask
-from benchmark.harness.data import DataError, text_field
-from benchmark.harness.registry import register_eval_task
 
 
 @register_eval_task("arena-hard")

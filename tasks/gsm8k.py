@@ -4,9 +4,9 @@ Local file: jsonl with ``question`` and ``answer`` ending in ``#### <number>`` (
 Hub: ``openai/gsm8k``, config ``main``, split ``test``.
 """
 
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import HubSource
 from benchmark.eval.math_answers import FinalAnswerTask
-from benchmark.harness.registry import register_eval_task
 
 
 @register_eval_task("gsm8k")

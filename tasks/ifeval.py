@@ -5,9 +5,10 @@ Local file: jsonl with ``prompt``, ``instruction_id_list``, ``kwargs`` (and ``ke
 ``google/IFEval``, split ``train`` (its only split).
 """
 
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, chat
 from benchmark.eval.ifeval import aggregate_ifeval, parse_ifeval_row, per_prompt_ifeval
-from benchmark.harness.registry import register_eval_task
+from benchmark.eval.scoring import mean_and_stderr
 
 
 @register_eval_task("ifeval")
@@ -22,7 +23,6 @@ class IFEvalTask(EvalTask):
 
     def evaluate(self, lm, items: list[dict], run: EvalRun):
         from benchmark.eval.lm_eval_model import Request
-        from benchmark.harness.evaluate import mean_and_stderr
 
         kwargs = {"until": [], "max_gen_toks": run.options["max_new_tokens"]}
         responses = lm.generate_until([Request(chat(lm, row["prompt"]), kwargs) for row in items])

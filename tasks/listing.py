@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from benchmark.harness.api import EvalItem, Metric, PreferencePair, Task, TaskData
-from benchmark.harness.registry import register_task
+from benchmark.core.api import EvalItem, Metric, PreferencePair, Task, TaskData
+from benchmark.core.registry import register_task
 from tasks.synthetic import bad_habit, build_task_data
 
 CATEGORIES = {

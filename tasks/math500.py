@@ -4,9 +4,9 @@ Local file: jsonl with ``problem`` and ``answer`` (extra fields such as ``soluti
 ``level`` are ignored). Hub: ``HuggingFaceH4/MATH-500``, split ``test``.
 """
 
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import HubSource
 from benchmark.eval.math_answers import FinalAnswerTask
-from benchmark.harness.registry import register_eval_task
 
 
 @register_eval_task("math500")

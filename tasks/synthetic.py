@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from benchmark.harness.api import EvalItem, PreferencePair, TaskData
+from benchmark.core.api import EvalItem, PreferencePair, TaskData
 
 Split = Literal["train", "heldout", "eval"]
 

@@ -9,10 +9,11 @@ Answers``, ``;``-separated). Hub: ``truthful_qa``, config ``multiple_choice``, s
 
 from pathlib import Path
 
+from benchmark.core.data import DataError, text_field
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option
 from benchmark.eval.loaders import MultipleChoice, load_truthfulqa_csv
-from benchmark.harness.data import DataError, text_field
-from benchmark.harness.registry import register_eval_task
+from benchmark.eval.scoring import mean_and_stderr
 
 
 @register_eval_task("truthfulqa-mc2")
@@ -41,7 +42,6 @@ class TruthfulQAMC2Task(EvalTask):
 
     def evaluate(self, lm, items: list[MultipleChoice], run: EvalRun):
         from benchmark.eval.truthfulqa import mc2_scores
-        from benchmark.harness.evaluate import mean_and_stderr
 
         scores = mc2_scores(lm, items, run.options["prompt"])
         mean, se = mean_and_stderr(scores)

@@ -37,7 +37,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def micro_plugins():
-    from benchmark.harness.registry import load_plugin_file
+    from benchmark.core.registry import load_plugin_file
 
     load_plugin_file(PLUGINS / "micro_suite.py")
     load_plugin_file(PLUGINS / "constant_method.py")
@@ -47,8 +47,8 @@ def micro_plugins():
 @pytest.fixture(scope="session")
 def micro_pair(micro_plugins, cache_dir):
     """The micro family's (AR, DLLM) pair, built once per session in a few seconds."""
-    from benchmark.harness.api import FamilyContext
-    from benchmark.harness.registry import FAMILIES, SUITES, TASKS
+    from benchmark.core.api import FamilyContext
+    from benchmark.core.registry import FAMILIES, SUITES, TASKS
 
     suite = SUITES.get("micro")
     tasks = [TASKS.get(n)() for n in suite.tasks]
@@ -64,9 +64,9 @@ def tiny_cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pair(tiny_cache_dir):
+    from benchmark.core.api import FamilyContext
+    from benchmark.core.registry import FAMILIES, SUITES, TASKS
     from benchmark.harness import suites  # noqa: F401
-    from benchmark.harness.api import FamilyContext
-    from benchmark.harness.registry import FAMILIES, SUITES, TASKS
 
     suite = SUITES.get("tiny")
     return FAMILIES.get("tiny")().prepare(FamilyContext([TASKS.get(n)() for n in suite.tasks], tiny_cache_dir))

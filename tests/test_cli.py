@@ -46,3 +46,25 @@ def test_bad_flag_values():
 def test_leaderboard_without_results(capsys, tmp_path):
     assert main(["leaderboard", "--out", str(tmp_path)]) == 2
     assert "no results" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("alias,form", [("lm-eval", "eval --lm-eval"), ("answers", "eval --prompts"),
+                                        ("winrate", "eval --answers")])
+def test_old_evaluation_commands_say_which_eval_form_replaces_them(alias, form, capsys):
+    with pytest.raises(SystemExit):
+        main([alias, "--help"])
+    assert form in " ".join(capsys.readouterr().out.split())
+
+
+def test_abbreviated_flags_are_refused(capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["run", "--seed", "3"])  # argparse's default would take it for --seeds
+    assert err.value.code == 2 and "--seed" in capsys.readouterr().err
+
+
+def test_eval_needs_exactly_one_form(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--model-dir", "x"])
+    assert "one of the arguments --task --lm-eval --prompts --answers is required" in capsys.readouterr().err
+    assert main(["eval", "--answers", "a.jsonl"]) == 2
+    assert "--answers needs --base" in capsys.readouterr().err

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.align.elbo import ElboError, ElboNoise, elbo, sample_noise
 from benchmark.models.batching import diffusion_batch
+from benchmark.models.elbo import ElboError, ElboNoise, elbo, sample_noise
 from benchmark.models.loading import load_model, load_tokenizer
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.align.elbo import ElboError, EstimatorConfig, elbo, sample_noise, token_log_probs
 from benchmark.align.variance import measure_variance, preference_scores
 from benchmark.models.batching import diffusion_batch
+from benchmark.models.elbo import ElboError, EstimatorConfig, elbo, sample_noise, token_log_probs
 from benchmark.models.loading import load_model, load_tokenizer
 
 
@@ -73,7 +73,7 @@ def test_estimates_are_unbiased(models, micro_pair, form):
 
 
 def _pairs_batch(micro_pair, tok, n=32):
-    from benchmark.harness.registry import TASKS
+    from benchmark.core.registry import TASKS
 
     prefs = [p for name in ("arith", "facts") for p in TASKS.get(name)().build(0, 0, n // 2, 0).heldout]
     prompts = [micro_pair.format_prompt(p.prompt) for p in prefs]
@@ -127,7 +127,7 @@ def test_measure_variance_reports_all_three(models, micro_pair):
 
 
 def test_antithetic_sharing_adds_no_forward_passes(models, micro_pair):
-    from benchmark.harness.cost import CostMeter
+    from benchmark.core.cost import CostMeter
 
     policy, reference, tok = models
     batch = _pairs_batch(micro_pair, tok, n=8)

@@ -176,3 +176,25 @@ def test_the_socket_guard_fails_a_non_loopback_connection():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, \
             pytest.raises(RuntimeError, match="tried to reach the network"):
         sock.connect(("192.0.2.1", 80))  # TEST-NET-1: never routed
+
+
+def test_eval_forms_equal_the_old_commands(micro_pair, tmp_path, capsys):
+    """`eval --prompts/--answers` give the same files and numbers as the `answers`/`winrate` aliases."""
+    from benchmark.cli import main
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"instruction": f"what is {a} plus 1 ?"}) + "\n" for a in range(3)))
+    dllm = str(micro_pair.dllm_path)
+    assert main(["answers", "--model-dir", dllm, "--prompts", str(prompts), "--out", str(tmp_path / "old.jsonl"),
+                 "--max-new-tokens", "8"]) == 0
+    assert main(["eval", "--prompts", str(prompts), "--answers-out", str(tmp_path / "new.jsonl"), "--model-dir",
+                 dllm, "--max-new-tokens", "8"]) == 0
+    assert (tmp_path / "old.jsonl").read_text() == (tmp_path / "new.jsonl").read_text()
+    assert main(["answers", "--model-dir", str(micro_pair.ar_path), "--kind", "ar", "--prompts", str(prompts),
+                 "--out", str(tmp_path / "ar.jsonl"), "--max-new-tokens", "8"]) == 0
+    capsys.readouterr()
+    common = ["--base", str(tmp_path / "ar.jsonl"), "--allow-empty", "--protocol", "armap"]
+    assert main(["winrate", "--answers", str(tmp_path / "new.jsonl"), *common]) == 0
+    old = capsys.readouterr().out
+    assert main(["eval", "--answers", str(tmp_path / "new.jsonl"), *common]) == 0
+    assert capsys.readouterr().out == old and json.loads(old)["n"] == 3

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
+from benchmark.core.data import DataError
+from benchmark.core.registry import EVAL_TASKS
 from benchmark.eval.eval_task import EvalRun, HubSource
-from benchmark.harness.data import DataError
-from benchmark.harness.registry import EVAL_TASKS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "armap-eval"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not next to the project")

@@ -5,8 +5,8 @@
 
 import pytest
 
+from benchmark.core.registry import EVAL_TASKS
 from benchmark.eval.eval_task import EvalRun
-from benchmark.harness.registry import EVAL_TASKS
 
 
 @pytest.mark.network

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from benchmark.core.data import DataError
 from benchmark.eval.ifeval import load_ifeval, offline_checkers, score_ifeval
-from benchmark.harness.data import DataError
 
 ROWS = [
     {"key": 1, "prompt": "Write two sentences without commas.", "instruction_id_list": ["punctuation:no_comma"],

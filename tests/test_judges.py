@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from benchmark.core.errors import BenchmarkError
 from benchmark.eval.judges import JUDGES, OpenAIJudge
-from benchmark.harness.errors import BenchmarkError
 
 
 class FakeEndpoint(BaseHTTPRequestHandler):

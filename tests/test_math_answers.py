@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from benchmark.core.data import DataError
 from benchmark.eval.math_answers import extract_answer, is_correct, last_boxed, load_math, normalize
-from benchmark.harness.data import DataError
 
 
 @pytest.mark.parametrize("text, answer", [

@@ -1,6 +1,6 @@
 import pytest
 
-from benchmark.harness.registry import METHODS, TASKS, PluginError, Registry, RegistryError, load_plugin_file
+from benchmark.core.registry import METHODS, TASKS, PluginError, Registry, RegistryError, load_plugin_file
 
 
 def test_decorator_and_lookup():

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from benchmark.cli import main
+from benchmark.core.store import atomic_write_text
 from benchmark.harness.runner import RunConfig, run
-from benchmark.harness.store import atomic_write_text
 from tests.conftest import PLUGINS
 
 
@@ -111,8 +111,8 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
 
 
 def test_family_is_cached_by_config_hash(micro_pair, cache_dir):
-    from benchmark.harness.api import FamilyContext
-    from benchmark.harness.registry import FAMILIES, TASKS
+    from benchmark.core.api import FamilyContext
+    from benchmark.core.registry import FAMILIES, TASKS
 
     built = (micro_pair.ar_path.parent / "build.json").stat().st_mtime_ns
     tasks = [TASKS.get("arith")(), TASKS.get("facts")()]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmark.harness.api import SamplerSettings
+from benchmark.core.api import SamplerSettings
 from benchmark.models.batching import diffusion_batch
 from benchmark.models.loading import load_model, load_tokenizer
 from benchmark.models.sampler import diffusion_generate

@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from benchmark.harness.api import EvalItem, PreferencePair
-from benchmark.harness.data import DataError, read_rows
-from benchmark.harness.registry import TASKS
+from benchmark.core.api import EvalItem, PreferencePair
+from benchmark.core.data import DataError, read_rows
+from benchmark.core.registry import TASKS
 
 TASK_NAMES = TASKS.names()
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from benchmark.align.armap import transfer
 from benchmark.align.lora import LoraSettings
 from benchmark.align.transfer import (
     Checkpoint,
@@ -16,7 +17,6 @@ from benchmark.align.transfer import (
     full_task_vector,
     lora_task_vector,
     merge_task_vector,
-    transfer,
 )
 from benchmark.cli import main
 from benchmark.models.loading import load_model
@@ -191,3 +191,31 @@ def test_manifest_delta_norms_match_the_tensors(micro_pair, teacher, tmp_path):
         assert entry["delta_norm"] == pytest.approx(expected, rel=1e-4, abs=1e-6), name
         if name in lora["changed"]:  # the LoRA closed form agrees with the summed rows
             assert lora["changed"][name]["delta_norm"] == pytest.approx(expected, rel=1e-3, abs=1e-6), name
+
+
+def test_student_with_a_resized_vocabulary_takes_a_delta_that_skips_the_embeddings(micro_pair, teacher, tmp_path):
+    """A DLLM that added a mask token has a larger vocabulary; a LoRA delta on attention/MLP still applies."""
+    model = load_model(micro_pair.dllm_path, "dllm")
+    model.resize_token_embeddings(model.config.vocab_size + 3)
+    model.save_pretrained(tmp_path / "student")
+    teacher_config = json.loads((micro_pair.ar_path / "config.json").read_text())
+    delta = lora_task_vector(teacher / "adapter")
+    manifest = merge_task_vector(tmp_path / "student", delta, 1.0, tmp_path / "out", teacher_config=teacher_config)
+    assert manifest["changed"] and any("vocab_size" in note for note in manifest["config_differences"])
+    delta.shapes["model.embed_tokens.weight"] = (teacher_config["vocab_size"], teacher_config["hidden_size"])
+    with pytest.raises(TransferError, match="vocab_size"):  # a delta on the embeddings still needs equal vocabularies
+        merge_task_vector(tmp_path / "student", delta, 1.0, tmp_path / "out2", teacher_config=teacher_config)
+
+
+def test_a_zero_task_vector_warns(micro_pair, tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        manifest = transfer(micro_pair.dllm_path, tmp_path / "out", 1.0, aligned=micro_pair.ar_path,
+                            base=micro_pair.ar_path)
+    assert manifest["warnings"] and "zero" in manifest["warnings"][0]
+    assert any("task vector is zero" in r.getMessage() for r in caplog.records)
+
+
+def test_allow_pickle_is_gone(capsys):
+    with pytest.raises(SystemExit):
+        main(["transfer", "--student", "s", "--lora", "a", "--gamma", "1", "--out", "o", "--allow-pickle"])
+    assert "unrecognized arguments: --allow-pickle" in capsys.readouterr().err

@@ -1,1 +1,2 @@
-"""Alignment engines: ELBO estimators for DLLMs, the ELBO-DPO trainer, AR teacher DPO, AR-MAP transfer."""
+"""Alignment engine (layer 2, uses models): the ELBO-DPO trainer, AR teacher DPO (trl), AR-MAP task
+vectors and merge, gamma selection by reward accuracy, estimator-variance diagnostics."""

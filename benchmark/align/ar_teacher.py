@@ -15,8 +15,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmark.align.lora import LoraSettings
-from benchmark.harness.api import AlignContext
-from benchmark.harness.hashing import config_hash
+from benchmark.core.api import AlignContext
+from benchmark.core.cost import CostMeter
+from benchmark.core.hashing import config_hash
+from benchmark.models.loading import load_model, load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,6 @@ def train_ar_teacher(ctx: AlignContext, lora: LoraSettings) -> tuple[Path, dict]
            "budget": asdict(ctx.budget), "lora": asdict(lora), "data": config_hash(rows)}
 
     def build(tmp: Path) -> dict:
-        from benchmark.harness.cost import CostMeter
 
         with CostMeter() as meter:
             losses = _run_dpo(ctx, lora, rows, tmp)
@@ -50,7 +51,6 @@ def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path)
     import datasets
     from trl import DPOConfig, DPOTrainer
 
-    from benchmark.models.loading import load_model, load_tokenizer
 
     datasets.disable_progress_bars()
     tokenizer = load_tokenizer(ctx.pair.ar_path)

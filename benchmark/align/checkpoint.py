@@ -12,7 +12,7 @@ import json
 import struct
 from pathlib import Path
 
-from benchmark.harness.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -26,7 +26,7 @@ class TransferError(BenchmarkError):
 class Checkpoint:
     """A safetensors checkpoint folder, single-file or sharded, read through its headers only."""
 
-    def __init__(self, path: str | Path, allow_pickle: bool = False) -> None:
+    def __init__(self, path: str | Path) -> None:
         from safetensors import safe_open
 
         self.path = Path(path)
@@ -50,12 +50,10 @@ class Checkpoint:
             self.shards = {WEIGHTS_FILE: None}  # names read from the header below
         else:
             pickles = sorted(p.name for p in self.path.iterdir() if p.suffix in PICKLE_SUFFIXES)
-            if pickles and not allow_pickle:
-                raise TransferError(f"{self.path}: only pickle checkpoints {pickles}; pickles can run code when "
-                                    "loaded. Convert them to safetensors (or pass --allow-pickle to accept the risk)")
             if pickles:
-                raise TransferError(f"{self.path}: pickle checkpoints are accepted but not merged in place; "
-                                    "convert them with `transformers` save_pretrained(safe_serialization=True)")
+                raise TransferError(f"{self.path}: only pickle checkpoints {pickles}; pickles can run code when "
+                                    "loaded and are not merged. Convert them to safetensors, e.g. "
+                                    "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(NEW_DIR)")
             raise TransferError(f"{self.path}: no {WEIGHTS_FILE} or {INDEX_FILE}")
         self.shapes: dict[str, tuple[int, ...]] = {}
         for shard in list(self.shards):

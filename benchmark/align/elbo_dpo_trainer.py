@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
-from benchmark.align.elbo import EstimatorConfig, elbo
 from benchmark.models.batching import SequenceBatch, diffusion_batch
+from benchmark.models.elbo import EstimatorConfig, elbo
 
 
 @dataclass

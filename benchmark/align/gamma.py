@@ -24,9 +24,11 @@ from pathlib import Path
 
 import torch
 
-from benchmark.align.elbo import EstimatorConfig
 from benchmark.align.transfer import TaskVector
+from benchmark.core.store import atomic_write_text
 from benchmark.models.batching import SequenceBatch
+from benchmark.models.elbo import EstimatorConfig, elbo
+from benchmark.models.loading import load_model
 
 log = logging.getLogger(__name__)
 COARSE = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -51,8 +53,6 @@ def sweep_gamma(student_dir: Path, delta: TaskVector, batch: SequenceBatch, mask
                 estimator: EstimatorConfig | None = None, coarse=COARSE, fine=FINE, seed: int = 0,
                 task_score: Callable[[object, float], float] | None = None) -> tuple[float, list[GammaPoint]]:
     """Return (best gamma, the curve). ``task_score(model, gamma)`` adds a task score per point."""
-    from benchmark.align.elbo import elbo
-    from benchmark.models.loading import load_model
 
     estimator = estimator or EstimatorConfig(n=8, n_t=8, n_yt=1, antithetic=True)
     merged = load_model(student_dir, "dllm")
@@ -90,7 +90,6 @@ def write_curve(points: list[GammaPoint], best: float, out_dir: Path) -> dict[st
     """``gamma_curve.csv`` and ``gamma_curve.png`` (reward accuracy, and task score if measured)."""
     import pandas as pd
 
-    from benchmark.harness.store import atomic_write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame([p.__dict__ for p in points])

@@ -19,6 +19,7 @@ plus the delta being added. Output goes to a temporary folder that is renamed in
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import shutil
@@ -31,17 +32,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from benchmark.align import shard_rewrite
 from benchmark.align.checkpoint import PICKLE_SUFFIXES, Checkpoint, TransferError, fingerprint
-from benchmark.harness.registry import Registry
+from benchmark.core.provenance import git_revision, hardware, package_versions
+from benchmark.core.registry import Registry
 
 __all__ = ["Checkpoint", "Gammas", "TaskVector", "TransferError", "full_task_vector", "lora_task_vector",
-           "merge_task_vector", "transfer"]
+           "merge_task_vector"]
 
+log = logging.getLogger(__name__)
 PEFT_PREFIX = "base_model.model."
 CONFIG_FIELDS = ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size",
-                 "intermediate_size", "vocab_size")
+                 "intermediate_size")
+# Compared only when the task vector touches a vocabulary-sized tensor: a student that added a mask
+# token (a resized vocabulary) still takes a delta on the attention and MLP weights.
+VOCAB_FIELDS = ("vocab_size",)
+VOCAB_TENSORS = ("embed_tokens", "lm_head", "wte", "word_embeddings")
 
 
 # ------------------------------------------------------------------------------------------ key profiles
@@ -118,16 +126,28 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
     if cfg.get("peft_type", "LORA") != "LORA":
         raise TransferError(f"{cfg_file}: field 'peft_type' is {cfg.get('peft_type')!r}; only LORA is supported")
     for key in ("r", "lora_alpha"):
-        if not isinstance(cfg.get(key), int | float):
+        if not isinstance(cfg.get(key), int | float) or isinstance(cfg.get(key), bool):
             raise TransferError(f"{cfg_file}: field {key!r} is missing or not a number")
+    if cfg.get("use_dora"):
+        raise TransferError(f"{cfg_file}: field 'use_dora' is true; a DoRA adapter rescales each weight's column "
+                            "norms, which is not a task vector (B @ A) and is not supported")
+    if cfg.get("lora_bias"):
+        raise TransferError(f"{cfg_file}: field 'lora_bias' is true; adapters with a trained bias are not supported")
     r, alpha = cfg["r"], cfg["lora_alpha"]
-    scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
+    rank_pattern, alpha_pattern = cfg.get("rank_pattern") or {}, cfg.get("alpha_pattern") or {}
+    for key, pattern in (("rank_pattern", rank_pattern), ("alpha_pattern", alpha_pattern)):
+        if not isinstance(pattern, dict) or not all(isinstance(v, int | float) for v in pattern.values()):
+            raise TransferError(f"{cfg_file}: field {key!r} must map module patterns to numbers")
+    rslora = bool(cfg.get("use_rslora"))
     tensors = _load_safetensors(weights, load_file)
+    if any(".lora_magnitude_vector" in n for n in tensors):
+        raise TransferError(f"{weights}: holds DoRA magnitude vectors (lora_magnitude_vector); DoRA is not supported")
     bad = sorted(n for n, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all())
     if bad:
         raise TransferError(f"{weights}: NaN or inf in {bad}: the task vector would be NaN or inf")
     to_student = KEY_PROFILES.get(profile)
     pairs: dict[str, tuple[str, str]] = {}
+    scales: dict[str, float] = {}
     problems = []
     for name in tensors:
         if ".lora_A." not in name:
@@ -136,14 +156,30 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
         if b_name not in tensors:
             problems.append(f"{name} has no matching {b_name}")
             continue
+        module = name.removeprefix(PEFT_PREFIX).split(".lora_A")[0]
+        # peft's own rule (LoraModel._create_and_replace): the first pattern key that matches the module
+        # path as a whole dotted suffix sets this module's rank and alpha.
+        mod_r = rank_pattern[_pattern_key(rank_pattern, module)] if _pattern_key(rank_pattern, module) else r
+        mod_alpha = alpha_pattern[_pattern_key(alpha_pattern, module)] if _pattern_key(alpha_pattern, module) \
+            else alpha
+        rank = tensors[name].shape[0]
+        if mod_r <= 0:
+            problems.append(f"{module}: r is {mod_r} (must be positive)")
+            continue
+        if rank != mod_r or tensors[b_name].shape[-1] != rank:
+            problems.append(f"{module}: the config says r={mod_r} but lora_A/lora_B have rank "
+                            f"{rank}/{tensors[b_name].shape[-1]} (peft would refuse to load this adapter)")
+            continue
         pairs[to_student(peft_to_base_name(name))] = (name, b_name)
+        scales[to_student(peft_to_base_name(name))] = mod_alpha / math.sqrt(mod_r) if rslora else mod_alpha / mod_r
     if problems:
-        raise TransferError(f"{weights}: " + "; ".join(problems))
+        raise TransferError(f"{cfg_file}: " + "; ".join(problems))
     if not pairs:
         raise TransferError(f"{weights}: no lora_A/lora_B tensors found")
+    scale = r and (alpha / math.sqrt(r) if rslora else alpha / r)
     shapes = {k: (tensors[b].shape[0], tensors[a].shape[1]) for k, (a, b) in pairs.items()}
 
-    factors = {k: (tensors[b].float() * scale, tensors[a].float()) for k, (a, b) in pairs.items()}
+    factors = {k: (tensors[b].float() * scales[k], tensors[a].float()) for k, (a, b) in pairs.items()}
 
     def compute(name: str, start: int, stop: int) -> torch.Tensor:
         b_scaled, a = factors[name]
@@ -157,17 +193,27 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
         b_scaled, a = factors[name]
         return math.sqrt(max(0.0, float(((b_scaled.T @ b_scaled) * (a @ a.T)).sum())))  # ||BA||_F via r x r
 
+    per_module = sorted({v for v in scales.values()})
     return TaskVector(shapes, compute, {"kind": "lora", "path": str(adapter_dir), "r": r, "alpha": alpha,
-                                        "scale": scale, "fingerprint": fingerprint(weights)},
+                                        "scale": scale if len(per_module) == 1 else per_module,
+                                        "rank_pattern": rank_pattern, "alpha_pattern": alpha_pattern,
+                                        "use_rslora": rslora, "fingerprint": fingerprint(weights)},
                       add_rows_into=add_into, norm_of=norm)
 
 
-def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str = "identity",
-                     allow_pickle: bool = False) -> TaskVector:
+def _pattern_key(patterns: dict, module: str) -> str | None:
+    """peft's ``get_pattern_key``: the first key matching ``module`` as a whole dotted suffix, else None."""
+    for key in patterns:
+        if re.match(rf"(.*\.)?({key})$", module):
+            return key
+    return None
+
+
+def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str = "identity") -> TaskVector:
     """tau = aligned - base for every tensor that differs in name-space; read one tensor at a time."""
     from safetensors import safe_open
 
-    aligned, base = Checkpoint(aligned_dir, allow_pickle), Checkpoint(base_dir, allow_pickle)
+    aligned, base = Checkpoint(aligned_dir), Checkpoint(base_dir)
     problems = [f"{n}: in {aligned.path} but not in {base.path}" for n in aligned.names if n not in base.names]
     problems += [f"{n}: shape {aligned.shapes[n]} in {aligned.path} but {base.shapes[n]} in {base.path}"
                  for n in aligned.names if n in base.names and aligned.shapes[n] != base.shapes[n]]
@@ -196,6 +242,16 @@ def _load_safetensors(path: Path, load_file):
 
 
 # ------------------------------------------------------------------------------------------ merge
+def _zero_delta_warning(changed: dict, delta: TaskVector) -> list[str]:
+    """A task vector that is zero everywhere (e.g. ``--aligned X --base X``) merges to the student itself."""
+    if changed and all(info["delta_norm"] == 0 for info in changed.values()):
+        text = (f"the task vector is zero in all {len(changed)} merged tensors (source {delta.source}); "
+                "the output equals the student. Were --aligned and --base the same checkpoint?")
+        log.warning(text)
+        return [text]
+    return []
+
+
 @dataclass(frozen=True)
 class Gammas:
     """Scale per tensor: ``attn`` for self-attention weights, ``mlp`` for MLP weights, else ``default``."""
@@ -218,14 +274,24 @@ class Gammas:
 
 
 def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dict | None = None,
-                     allow_partial: bool = False) -> tuple[list[str], list[str]]:
-    """(names to merge, names skipped). Raises one error listing every mismatch unless ``allow_partial``."""
+                     allow_partial: bool = False, notes: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """(names to merge, names skipped). Raises one error listing every mismatch unless ``allow_partial``.
+
+    Architecture fields must agree; ``vocab_size`` only when the delta touches an embedding or the LM head.
+    Differences that do not matter to this delta are appended to ``notes`` (recorded in the manifest).
+    """
     problems, skipped, merge = [], [], []
     if teacher_config:
         student_config = student.config()
-        for key in CONFIG_FIELDS:
+        touches_vocab = any(part in name for name in delta.shapes for part in VOCAB_TENSORS)
+        for key in CONFIG_FIELDS + VOCAB_FIELDS:
             if key in teacher_config and key in student_config and teacher_config[key] != student_config[key]:
-                problems.append(f"config {key}: teacher {teacher_config[key]} != student {student_config[key]}")
+                text = f"config {key}: teacher {teacher_config[key]} != student {student_config[key]}"
+                if key in VOCAB_FIELDS and not touches_vocab:
+                    if notes is not None:
+                        notes.append(text + " (the task vector touches no vocabulary-sized tensor)")
+                else:
+                    problems.append(text)
     for name in sorted(delta.shapes):
         if name not in student.shapes:
             skipped.append(f"{name}: not in the student")
@@ -272,10 +338,6 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
     """Write ``student + gamma * delta`` to ``out_dir`` (fp32 arithmetic, cast back); return the manifest.
 
     ``workers``: threads rewriting a shard (default: one per core, at most 8)."""
-    from tqdm.auto import tqdm
-
-    from benchmark.harness.runner import environment, git_revision
-
     started, start = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     workers = workers or shard_rewrite.default_workers()
     gammas = gamma if isinstance(gamma, Gammas) else Gammas(float(gamma))
@@ -285,7 +347,8 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
     if out_dir.resolve() == student_dir.resolve():
         raise TransferError(f"{out_dir} is the student folder: the inputs are never modified")
     student = Checkpoint(student_dir)
-    merge, skipped = check_compatible(student, delta, teacher_config, allow_partial)
+    notes: list[str] = []
+    merge, skipped = check_compatible(student, delta, teacher_config, allow_partial, notes)
     to_merge = set(merge)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -304,9 +367,10 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
             "task_vector": delta.source, "gamma": {"default": gammas.default, "attn": gammas.attn,
                                                    "mlp": gammas.mlp},
             "changed": changed, "skipped": skipped, "unchanged": len(student.names) - len(changed),
+            "config_differences": notes, "warnings": _zero_delta_warning(changed, delta),
             "run": {"started_utc": started, "merge_wall_s": round(time.perf_counter() - start, 3),
                     "workers": workers, "shard_bytes": sum((tmp / shard).stat().st_size for shard in student.shards),
-                    "versions": environment(), "git_revision": git_revision()},
+                    "versions": package_versions(), "git_revision": git_revision(), "hardware": hardware()},
         }
         (tmp / "transfer_manifest.json").write_text(json.dumps(manifest, indent=2))
         if out_dir.exists():
@@ -316,105 +380,3 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
-
-
-# ------------------------------------------------------------------------------------------ entry point
-def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = None, aligned: Path | None = None,
-             base: Path | None = None, gamma_attn: float | None = None, gamma_mlp: float | None = None,
-             profile: str = "identity", allow_partial: bool = False, overwrite: bool = False,
-             allow_pickle: bool = False, pairs: Path | None = None, shift: bool = True,
-             score_task: str | None = None, score_limit: int = 64, workers: int | None = None) -> dict:
-    """What ``python -m benchmark transfer`` does; returns the manifest (with the gamma curve if auto).
-
-    ``score_task`` (with ``gamma="auto"``) adds a registered task's score at every gamma of the curve, on
-    ``score_limit`` of its evaluation prompts: a diagnostic beside reward accuracy, which alone chooses.
-    The manifest's ``run.cost`` counts all of it, the gamma search included.
-    """
-    from benchmark.harness.cost import CostMeter
-    from benchmark.harness.store import atomic_write_text
-
-    if (lora is None) == (aligned is None and base is None):
-        raise TransferError("give either --lora ADAPTER_DIR or both --aligned DIR and --base DIR")
-    if lora is None and (aligned is None or base is None):
-        raise TransferError("a full task vector needs both --aligned DIR and --base DIR")
-    if Path(out).exists() and not overwrite:  # fail before any expensive work
-        raise TransferError(f"{out} exists; pass --overwrite to replace it")
-    if score_task is not None and gamma != "auto":
-        raise TransferError("--score-task adds a task score to the gamma curve; it needs --gamma auto")
-    Checkpoint(student, allow_pickle)  # validates the student up front (index, shards, pickles)
-    with CostMeter() as meter:
-        if lora is not None:
-            delta = lora_task_vector(lora, profile)
-            teacher_config = _adapter_base_config(lora)
-        else:
-            delta = full_task_vector(aligned, base, profile, allow_pickle)
-            teacher_config = Checkpoint(base, allow_pickle).config()
-        curve = None
-        if gamma == "auto":
-            gamma, curve = _auto_gamma(Path(student), delta, pairs, shift,
-                                       Path(out).with_name(Path(out).name + ".gamma"), score_task, score_limit)
-        manifest = merge_task_vector(student, delta, Gammas(float(gamma), gamma_attn, gamma_mlp), out,
-                                     overwrite=overwrite, allow_partial=allow_partial, teacher_config=teacher_config,
-                                     progress=True, workers=workers)
-    if curve is not None:
-        manifest["gamma_curve"] = curve
-    manifest["run"]["cost"] = meter.to_dict()
-    atomic_write_text(Path(out) / "transfer_manifest.json", json.dumps(manifest, indent=2))
-    return manifest
-
-
-def _adapter_base_config(adapter_dir: Path) -> dict | None:
-    """The teacher's config, when the adapter names a local base model folder."""
-    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
-    base = cfg.get("base_model_name_or_path")
-    if base and (Path(base) / "config.json").is_file():
-        return json.loads((Path(base) / "config.json").read_text())
-    return None
-
-
-def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: bool, curve_dir: Path,
-                score_task: str | None = None, score_limit: int = 64):
-    from benchmark.align.gamma import sweep_gamma, write_curve
-    from benchmark.harness.api import PreferencePair
-    from benchmark.harness.data import read_rows
-    from benchmark.models.batching import diffusion_batch
-    from benchmark.models.loading import load_tokenizer
-
-    if pairs is None:
-        raise TransferError("--gamma auto needs --pairs FILE.jsonl (held-out prompt/chosen/rejected rows)")
-    rows = read_rows(pairs, PreferencePair.from_row)
-    tok = load_tokenizer(student)
-    if tok.mask_token_id is None:
-        raise TransferError(f"{student}: the tokenizer has no mask token; --gamma auto needs a DLLM student")
-
-    def chat(prompt: str) -> str:
-        return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                       add_generation_prompt=True) if tok.chat_template else prompt
-
-    prompts = [chat(r.prompt) for r in rows]
-    responses = [r.chosen for r in rows] + [r.rejected for r in rows]
-    region = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in responses) + 1
-    batch = diffusion_batch(tok, prompts * 2, responses, region)
-    scorer = _task_scorer(score_task, score_limit, tok, chat, shift) if score_task else None
-    best, points = sweep_gamma(student, delta, batch, tok.mask_token_id, shift, task_score=scorer)
-    write_curve(points, best, curve_dir)
-    return best, [p.__dict__ for p in points]
-
-
-def _task_scorer(task_name: str, limit: int, tok, chat, shift: bool):
-    """``score(model, gamma)``: the task's main metric (%) on its first ``limit`` eval prompts of seed 0."""
-    from benchmark.harness.api import SamplerSettings
-    from benchmark.harness.evaluate import decode
-    from benchmark.harness.registry import TASKS
-
-    task = TASKS.get(task_name)()
-    items = task.build(0, 0, 0, limit).eval[:limit]
-    main = task.metrics[0].name
-
-    def score(model, gamma: float) -> float:
-        answers = decode(model, tok, "dllm", [chat(i.prompt) for i in items], SamplerSettings(),
-                         tok.mask_token_id, shift, seed=0)
-        return 100 * sum(task.score(i, a)[main] for i, a in zip(items, answers)) / len(items)
-
-    return score
-

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from benchmark.align.elbo import EstimatorConfig, elbo
+from benchmark.core.cost import CostMeter
 from benchmark.models.batching import SequenceBatch
+from benchmark.models.elbo import EstimatorConfig, elbo
 
 PROXY_WEIGHT = "model.layers.0.mlp.up_proj.weight"
 
@@ -54,7 +55,6 @@ def measure_variance(policy, reference, batch: SequenceBatch, estimator: Estimat
                      mask_token_id: int, shift: bool, k: int = 8, grad_batch: int = 8,
                      max_rows: int | None = 512, seed: int = 0, proxy: str = PROXY_WEIGHT) -> VarianceReport:
     """Score, loss and proxy-gradient variance of ``estimator`` over the pairs in ``batch``."""
-    from benchmark.harness.cost import CostMeter
 
     if k < 2:
         raise ValueError(f"need at least 2 estimates per pair to measure a variance, got k={k}")

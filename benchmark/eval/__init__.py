@@ -1,5 +1,6 @@
-"""Evaluation on real data: the eval-task interface (files or the hub), loaders for the paper's file
-formats, judges, win-rate protocols, final-answer and IFEval scoring, TruthfulQA MC2, and
+"""Evaluation engine (layer 3; uses models for decoding and the ELBO, align's checkpoint reader): the
+eval-task interface (files or the hub), loaders for the paper's file formats, judges, win-rate
+protocols, final-answer and IFEval scoring, TruthfulQA MC2, synthetic-task scoring, answers files, and
 lm-evaluation-harness model classes for our checkpoints.
 
 Importing this package registers the model classes ``dllm`` and ``bench-ar`` with lm-eval (as lazy
@@ -7,7 +8,7 @@ entries: nothing heavy is imported until lm-eval asks for them).
 """
 
 
-def _register_lazily() -> None:
+def register_lazily() -> None:
     try:
         import lm_eval.models  # noqa: F401  (lm-eval fills its registry lazily only while it is empty)
         from lm_eval.api.registry import model_registry
@@ -19,4 +20,4 @@ def _register_lazily() -> None:
             model_registry.register(name, target=target)
 
 
-_register_lazily()
+register_lazily()

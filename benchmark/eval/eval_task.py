@@ -1,6 +1,6 @@
 """Evaluation tasks: score one finished checkpoint on a real benchmark, from local files or the hub.
 
-A preference ``Task`` (harness/api.py) gives a suite its training pairs and verifier; an ``EvalTask``
+A preference ``Task`` (core/api.py) gives a suite its training pairs and verifier; an ``EvalTask``
 scores any checkpoint (base, AR teacher, merged or trained DLLM) on a benchmark's own prompts the way
 the paper does: AlpacaEval and Arena-Hard win rate against the base model's answers, TruthfulQA MC2,
 GSM8K, MATH500, IFEval. Adapters live in ``tasks/`` and register with ``@register_eval_task``
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.harness.data import DataError, iter_csv, iter_jsonl
-from benchmark.harness.errors import BenchmarkError
+from benchmark.core.data import DataError, iter_csv, iter_jsonl
+from benchmark.core.errors import BenchmarkError
 
 log = logging.getLogger(__name__)
 
@@ -164,79 +164,3 @@ def chat(lm, prompt: str) -> str:
 def percent(mean: float, stderr: float | None, display: str) -> dict:
     return {"value": 100 * mean, "stderr": None if stderr is None else 100 * stderr, "display": display,
             "higher_is_better": True}
-
-
-def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRun, store_root: Path, family: str,
-                  method: str, model_args: dict | None = None, force: bool = False) -> dict[str, dict]:
-    """Load the items, build the model, evaluate, and store one cell ``(family, method, task, seed)``.
-
-    A cell already stored with the same config (task version, options, model and data fingerprints) is
-    returned as it is unless ``force``: a long evaluation that was interrupted elsewhere is not redone.
-    """
-    from benchmark.eval.lm_eval_bridge import store_eval_cell
-    from benchmark.harness.cost import CostMeter
-    from benchmark.harness.hashing import config_hash
-    from benchmark.harness.leaderboard import write_leaderboard
-    from benchmark.harness.registry import EVAL_TASKS
-    from benchmark.harness.store import CellKey, ResultStore
-
-    task: EvalTask = EVAL_TASKS.get(task_name)()
-    task.validate(run)
-    if task.needs_model(run):  # checked before any data is loaded or downloaded
-        if model_dir is None:
-            raise BenchmarkError(f"task {task.name!r} needs --model-dir (a checkpoint folder)")
-        if not Path(model_dir).is_dir():
-            raise BenchmarkError(f"--model-dir {model_dir}: no such folder")
-        if kind not in ("ar", "dllm"):
-            raise BenchmarkError(f"--kind must be 'ar' or 'dllm', got {kind!r}")
-    config = {"task": task.name, "task_version": task.version, "model_dir": str(model_dir) if model_dir else None,
-              "model_fingerprint": _model_fingerprint(model_dir) if task.needs_model(run) else None,
-              "kind": kind, "model_args": model_args or {}, "data": str(run.data) if run.data else None,
-              "data_sha256": _file_sha256(run.data) if run.data else None,
-              "hub": None if run.data else (run.hub or task.hub).__dict__, "limit": run.limit,
-              "options": {k: str(v) for k, v in run.options.items()},
-              "option_files_sha256": {k: _file_sha256(v) for k, v in run.options.items()
-                                      if isinstance(v, Path) and v.is_file()}}
-    store = ResultStore(Path(store_root))
-    key = CellKey(store.root.name, family, method, task.name, run.seed)
-    if not force and store.is_done(key, config_hash({"cell": key.__dict__, **config})):
-        log.info("%s: already stored with the same config; --force reruns it", key.label())
-        write_leaderboard(store.root)
-        return store.load(key)["metrics"]
-    items = task.load(run)
-    lm = None
-    with CostMeter() as cost:
-        if task.needs_model(run):
-            from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
-
-            lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=run.seed, **(model_args or {}))
-        metrics, samples = task.evaluate(lm, items, run)
-    store_eval_cell(store, family, method, task.name, run.seed, kind, metrics, samples, config, cost,
-                    source=f"eval task {task.name}")
-    write_leaderboard(store.root)
-    return metrics
-
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def _model_fingerprint(model_dir: Path) -> str:
-    """Config and weight headers (not the weights: hashing GBs would cost as much as the evaluation)."""
-    import hashlib
-
-    from benchmark.align.checkpoint import fingerprint
-
-    digest = hashlib.sha256()
-    for f in sorted(Path(model_dir).iterdir()):
-        if f.suffix == ".safetensors":
-            digest.update(f.name.encode() + fingerprint(f).encode())
-        elif f.name == "config.json":
-            digest.update(f.read_bytes())
-    return digest.hexdigest()[:16]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 
-from benchmark.harness.data import DataError, iter_jsonl
+from benchmark.core.data import DataError, iter_jsonl
 
 log = logging.getLogger(__name__)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -21,8 +21,10 @@ import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from benchmark.harness.errors import BenchmarkError
-from benchmark.harness.registry import Registry
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.registry import Registry
+from benchmark.core.store import atomic_write_text
+from benchmark.models.loading import load_tokenizer
 
 log = logging.getLogger(__name__)
 JUDGES: Registry = Registry("judge", "benchmark.judges")
@@ -111,7 +113,6 @@ class OpenAIJudge(Judge):
             verdict = json.loads(cache.read_text())["verdict"]
         else:
             verdict = self._ask(JUDGE_TEMPLATE.format(prompt=prompt, first=first, second=second))
-            from benchmark.harness.store import atomic_write_text
 
             atomic_write_text(cache, json.dumps({"model": self.model, "verdict": verdict}))
         match = _VERDICT.search(verdict)
@@ -153,7 +154,6 @@ class RewardModelJudge(Judge):
     def __init__(self, path: str | Path) -> None:
         from transformers import AutoModelForSequenceClassification
 
-        from benchmark.models.loading import load_tokenizer
 
         self.path = Path(path)
         if not (self.path / "config.json").is_file():

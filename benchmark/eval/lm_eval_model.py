@@ -21,9 +21,10 @@ import torch
 from lm_eval.api.model import LM
 from tqdm.auto import tqdm
 
-from benchmark.align.elbo import EstimatorConfig, elbo, token_log_probs
-from benchmark.harness.api import SamplerSettings
+import benchmark.eval  # noqa: F401
+from benchmark.core.api import SamplerSettings
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
+from benchmark.models.elbo import EstimatorConfig, elbo, token_log_probs
 from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
 from benchmark.models.sampler import diffusion_generate
 
@@ -201,5 +202,6 @@ class BenchARLM(BenchLM):
 
 
 def register_with_lm_eval() -> None:
-    """Add "dllm" and "bench-ar" to lm-eval's model registry (idempotent; ``import benchmark.eval`` does it)."""
-    import benchmark.eval  # noqa: F401
+    """Add "dllm" and "bench-ar" to lm-eval's model registry (idempotent; ``import benchmark.eval`` does it,
+    and so did importing this module)."""
+    benchmark.eval.register_lazily()

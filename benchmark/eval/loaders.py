@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.harness.data import DataError, iter_csv, iter_jsonl, text_field
+from benchmark.core.data import DataError, iter_csv, iter_jsonl, text_field
 
 END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<|eos|>")
 _TRAILING_END = re.compile(r"(?:\s*(?:" + "|".join(re.escape(t) for t in END_TOKENS) + r"))+\s*$")

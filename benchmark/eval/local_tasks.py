@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmark.core.data import DataError, iter_jsonl
+from benchmark.eval.ifeval import load_ifeval
 from benchmark.eval.loaders import load_truthfulqa_csv
-from benchmark.harness.data import DataError, iter_jsonl
 
 MC2_UTILS = '''"""MC2 for the local TruthfulQA task (written by benchmark.eval.local_tasks)."""
 import math
@@ -105,7 +106,6 @@ metadata:
 """)
         names.append("truthfulqa_mc2_local")
     if ifeval is not None:
-        from benchmark.eval.ifeval import load_ifeval
 
         rows = load_ifeval(ifeval)
         data = out_dir / "ifeval_local.jsonl"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
+from benchmark.core.data import DataError, text_field
 from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat
-from benchmark.harness.data import DataError, text_field
+from benchmark.eval.scoring import mean_and_stderr
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
@@ -119,7 +120,6 @@ class FinalAnswerTask(EvalTask):
         return question, answer
 
     def evaluate(self, lm, items: list[tuple[str, str]], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
-        from benchmark.harness.evaluate import mean_and_stderr
 
         o = run.options
         rows = [((chat(lm, o["prompt"].format(q=q)) if o["chat"] else o["prompt"].format(q=q)), ref)

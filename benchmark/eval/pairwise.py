@@ -14,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from benchmark.core.data import DataError, text_field
 from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, chat, percent
-from benchmark.harness.data import DataError, text_field
+from benchmark.eval.judges import JUDGES, make_judge
+from benchmark.eval.loaders import Answer, load_answers, pair_answers
 
 
 def _bool(value: str) -> bool:
@@ -49,8 +51,6 @@ class PairwiseTask(EvalTask):
         return run.options.get("answers") is None
 
     def validate(self, run: EvalRun) -> None:
-        from benchmark.eval.judges import JUDGES
-        from benchmark.eval.loaders import load_answers
 
         opts = run.options
         if opts["base"] is None:
@@ -61,9 +61,7 @@ class PairwiseTask(EvalTask):
         load_answers(opts["base"], opts["allow_empty"])  # malformed rows are reported before generating
 
     def evaluate(self, lm, items: list[str], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
-        from benchmark.eval.judges import make_judge
         from benchmark.eval.lm_eval_model import Request
-        from benchmark.eval.loaders import Answer, load_answers, pair_answers
         from benchmark.eval.winrate import length_controlled, win_rate
 
         opts = run.options  # checked by validate() before the model was loaded

@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from benchmark.harness.store import ResultStore, atomic_write_text
+from benchmark.core.store import ResultStore, atomic_write_text
 
 
 def _ci95(values) -> float:

@@ -15,8 +15,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.harness.api import SamplerSettings
-from benchmark.harness.errors import BenchmarkError
+from benchmark.core.api import SamplerSettings
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.registry import EVAL_TASKS
+from benchmark.eval.eval_task import EvalRun
+from benchmark.eval.judges import OpenAIJudge
+from benchmark.eval.loaders import load_answers
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,6 @@ def _in_hf_cache(repo_id: str) -> bool:
 
 
 def _judge_ready() -> str | None:
-    from benchmark.eval.judges import OpenAIJudge
 
     judge = OpenAIJudge()
     return None if os.environ.get(judge.key_env) else f"no judge key: ${judge.key_env} is not set " \
@@ -103,9 +106,6 @@ def _hub_dataset_cached(repo_id: str) -> bool:
 
 def _load_task(task: PaperTask, data_dir: Path | None) -> tuple[int, str, list[str]]:
     """(items, where from, problems) for one task, offline."""
-    from benchmark.eval.eval_task import EvalRun
-    from benchmark.eval.loaders import load_answers
-    from benchmark.harness.registry import EVAL_TASKS
 
     adapter = EVAL_TASKS.get(task.name)()
     adapter.resolve_options(dict(task.options))  # the suite's options must exist

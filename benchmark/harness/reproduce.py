@@ -17,6 +17,15 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
+from benchmark.core.api import AlignContext, FamilyContext
+from benchmark.core.cost import CostMeter
+from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS
+from benchmark.core.store import SharedArtifacts, atomic_write_text
+from benchmark.eval.scoring import evaluate
+from benchmark.harness import suites as _suites  # noqa: F401
+from benchmark.models.loading import load_model, load_tokenizer
+from benchmark.models.tiny import default_cache_dir
+
 log = logging.getLogger(__name__)
 
 TABLE2 = [(4, 1, True), (1, 1, True), (8, 1, True), (1, 4, True), (2, 2, True), (4, 1, False)]
@@ -33,16 +42,9 @@ def vrpo_ablation(suite_name: str, out: Path, train: bool = False, pairs: int = 
     import pandas as pd
     import torch
 
-    from benchmark.align.elbo import EstimatorConfig
     from benchmark.align.variance import measure_variance
-    from benchmark.harness import suites as _suites  # noqa: F401
-    from benchmark.harness.api import AlignContext, FamilyContext
-    from benchmark.harness.cost import CostMeter
-    from benchmark.harness.registry import FAMILIES, METHODS, SUITES, TASKS
-    from benchmark.harness.store import SharedArtifacts, atomic_write_text
     from benchmark.models.batching import diffusion_batch
-    from benchmark.models.loading import load_model, load_tokenizer
-    from benchmark.models.tiny import default_cache_dir
+    from benchmark.models.elbo import EstimatorConfig
 
     suite = SUITES.get(suite_name)
     tasks = [TASKS.get(n)() for n in suite.tasks]
@@ -92,10 +94,7 @@ def _train_scores(suite, pair, tasks, n_t, n_yt, antithetic, seed, work, shared)
     """Main-metric score of ELBO-DPO trained with this estimator, per suite task (one seed)."""
     import shutil
 
-    from benchmark.harness.api import AlignContext
-    from benchmark.harness.cost import CostMeter
-    from benchmark.harness.evaluate import evaluate, generate_answers
-    from benchmark.harness.registry import METHODS
+    from benchmark.models.generation import generate_answers
 
     method_cls = METHODS.get("elbo-dpo")
     method = method_cls(method_cls.Config(n_t=n_t, n_yt=n_yt, antithetic=antithetic))

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import difflib
 import logging
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from benchmark.harness.api import AlignContext, FamilyContext, Method, Task
-from benchmark.harness.cost import CostMeter
-from benchmark.harness.hashing import config_hash
-from benchmark.harness.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
-from benchmark.harness.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
+from benchmark.core.api import AlignContext, FamilyContext, Method, Task
+from benchmark.core.cost import CostMeter
+from benchmark.core.hashing import config_hash
+from benchmark.core.provenance import git_revision, hardware, package_versions
+from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
+from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
+from benchmark.eval.scoring import evaluate
+from benchmark.harness import suites as _suites  # noqa: F401  (registers the built-in suites)
+from benchmark.harness.leaderboard import write_leaderboard
+from benchmark.models.tiny import default_cache_dir
 
 log = logging.getLogger(__name__)
 REFERENCE_METHOD = "base"
-PACKAGES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "safetensors", "pandas", "lm_eval")
 
 
 @dataclass
@@ -63,36 +64,12 @@ def resolve(names: list[str] | None, default: list[str], registry, flag: str) ->
     return names
 
 
-def environment() -> dict:
-    versions = {"python": platform.python_version()}
-    for pkg in PACKAGES:
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = None
-    return versions
-
-
-def git_revision() -> str | None:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent)
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "") if rev.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def run(cfg: RunConfig):
     """Run every missing cell, then rebuild and return the leaderboard (a pandas DataFrame)."""
     import torch
     from tqdm.auto import tqdm
 
-    from benchmark.harness import suites as _suites  # noqa: F401  (registers the built-in suites)
-    from benchmark.harness.evaluate import evaluate, generate_answers
-    from benchmark.harness.leaderboard import write_leaderboard
-    from benchmark.models.tiny import default_cache_dir
+    from benchmark.models.generation import generate_answers
 
     suite = SUITES.get(cfg.suite)
     method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
@@ -105,7 +82,7 @@ def run(cfg: RunConfig):
     for stale in store_root.glob(".work-*"):  # work folders of a run that was killed; never results
         shutil.rmtree(stale, ignore_errors=True)
     store, shared = ResultStore(store_root), SharedArtifacts(store_root / "artifacts")
-    versions, revision = environment(), git_revision()
+    versions, revision, machine = package_versions(), git_revision(), hardware()
     corpus_tasks = [TASKS.get(n)() for n in suite.tasks]
 
     cells = [(f, t, s, m) for f in suite.families for t in task_names for s in range(cfg.seeds) for m in method_names]
@@ -149,7 +126,8 @@ def run(cfg: RunConfig):
                 "metrics": metrics, "main_metric": task.metrics[0].name, "n_eval": len(data.eval),
                 "model_kind": aligned.kind, "info": aligned.info,
                 "cost": {"align": align_cost.to_dict(), "eval": eval_cost.to_dict()},
-                "versions": versions, "git_revision": revision, "created": datetime.now(UTC).isoformat(),
+                "versions": versions, "git_revision": revision, "hardware": machine,
+                "created": datetime.now(UTC).isoformat(),
             }
             store.write(key, record, samples)
             ran += 1

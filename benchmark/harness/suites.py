@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmark.harness.api import Budget
-from benchmark.harness.registry import register_suite
+from benchmark.core.api import Budget
+from benchmark.core.registry import register_suite
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import random
 import torch
 from tqdm.auto import tqdm
 
-from benchmark.align.elbo import masked_diffusion_loss
 from benchmark.models.batching import ar_batch, diffusion_batch
+from benchmark.models.elbo import masked_diffusion_loss
 
 
 def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from benchmark.harness.api import SamplerSettings
+from benchmark.core.api import SamplerSettings
 from benchmark.models.batching import SequenceBatch
 
 

@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmark.harness.api import Family, FamilyContext, ModelPair, SamplerSettings
-from benchmark.harness.hashing import config_hash
-from benchmark.harness.registry import register_family
+from benchmark.core.api import Family, FamilyContext, ModelPair, SamplerSettings
+from benchmark.core.hashing import config_hash
+from benchmark.core.registry import register_family
 
 log = logging.getLogger(__name__)
 

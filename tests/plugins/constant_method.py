@@ -3,8 +3,8 @@ its calls, so tests can see it run, resume and rerun."""
 
 from dataclasses import dataclass
 
-from benchmark.harness.api import AlignContext, AlignedModel, Method
-from benchmark.harness.registry import register_method
+from benchmark.core.api import AlignContext, AlignedModel, Method
+from benchmark.core.registry import register_method
 
 CALLS = []
 

@@ -1,8 +1,8 @@
 """Test plugin: a ``micro`` family (a few seconds to build) and a ``micro`` suite that runs in seconds."""
 
 
-from benchmark.harness.api import Budget
-from benchmark.harness.registry import register_family, register_suite
+from benchmark.core.api import Budget
+from benchmark.core.registry import register_family, register_suite
 from benchmark.harness.suites import Suite
 from benchmark.models.tiny import TinyConfig, TinyFamily
 

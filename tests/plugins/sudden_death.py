@@ -4,8 +4,8 @@ its (task, seed), to check that a killed run leaves no corrupt result and that a
 import os
 import signal
 
-from benchmark.harness.api import AlignContext, AlignedModel, Method
-from benchmark.harness.registry import register_method
+from benchmark.core.api import AlignContext, AlignedModel, Method
+from benchmark.core.registry import register_method
 
 
 @register_method("sudden-death")

@@ -1,8 +1,8 @@
 """A plugin eval task for tests: the share of prompts with at most N words (needs no model)."""
 
+from benchmark.core.data import text_field
+from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import EvalRun, EvalTask, Option
-from benchmark.harness.data import text_field
-from benchmark.harness.registry import register_eval_task
 
 
 @register_eval_task("short-prompts")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from benchmark.harness.data import DataError
+from benchmark.core.data import DataError
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -179,8 +179,8 @@ class AlignContext:
     budget: Budget
     seed: int
     workdir: Path
-    shared: Any  # benchmark.harness.store.SharedArtifacts: cache for work several methods reuse
-    cost: Any  # benchmark.harness.cost.CostMeter of this cell; methods add reused costs to it
+    shared: Any  # benchmark.core.store.SharedArtifacts: cache for work several methods reuse
+    cost: Any  # benchmark.core.cost.CostMeter of this cell; methods add reused costs to it
 
 
 @dataclass

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.harness.hashing import config_hash
+from benchmark.core.hashing import config_hash
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1

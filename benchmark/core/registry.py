@@ -90,6 +90,22 @@ class Registry(Generic[T]):
             obj = self._items[name] = _import_target(obj, f"{self.kind} {name!r}")
         return obj
 
+    def describe(self, name: str) -> str:
+        """The one-line description of ``name``, read from the source when it is not imported yet.
+
+        ``list`` shows every plugin; importing them all would pull in torch and take seconds, so a lazy
+        entry's ``description`` class attribute is read with ``ast`` (nothing runs). An entry whose
+        description is not a literal in its own class is imported as usual.
+        """
+        self._scan_entry_points()
+        obj = self._items.get(name)
+        if isinstance(obj, str):
+            text = _static_description(obj)
+            if text is not None:
+                return text
+        obj = self.get(name)
+        return getattr(obj, "description", "") or (obj.__doc__ or "").strip().partition("\n")[0]
+
     def names(self) -> list[str]:
         self._scan_entry_points()
         return sorted(self._items)
@@ -104,6 +120,32 @@ class Registry(Generic[T]):
 
 def _target_of(obj) -> str:
     return f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
+
+
+def _static_description(target: str) -> str | None:
+    """``description = "..."`` in the body of the class ``module:Class``, without importing the module."""
+    import ast
+
+    module_name, _, attr = target.partition(":")
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    try:
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            for stmt in node.body:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
+                    stmt, ast.AnnAssign) else []
+                if any(isinstance(t, ast.Name) and t.id == "description" for t in targets) and isinstance(
+                        stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                    return stmt.value.value
+    return None
 
 
 def _import_target(target: str, what: str):

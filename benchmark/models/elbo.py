@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from benchmark.harness.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch
 
 Form = Literal["exact_l", "continuous"]

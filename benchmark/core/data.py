@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from benchmark.harness.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 T = TypeVar("T")
 

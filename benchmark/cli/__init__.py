@@ -1,0 +1,56 @@
+"""``python -m benchmark``: the command line, one module per command (as lm-eval's ``_cli/``).
+
+    python -m benchmark run --all                      # every method x task x 3 seeds on the tiny suite
+    python -m benchmark run --methods base,ar-map --tasks arith --seeds 1
+    python -m benchmark run --all --plugins my_method.py
+    python -m benchmark eval --task gsm8k --model-dir DIR --data gsm8k.jsonl      # one checkpoint, one task
+    python -m benchmark eval --lm-eval TASKS --include-path DIR --model-dir DIR  # lm-eval tasks
+    python -m benchmark eval --prompts P.jsonl --answers-out A.jsonl --model-dir DIR   # answers only
+    python -m benchmark eval --answers A.jsonl --base B.jsonl --judge rule        # win rate of two files
+    python -m benchmark transfer --student DLLM --lora ADAPTER --gamma 6 --out MERGED
+    python -m benchmark reproduce vrpo-ablation --suite tiny --out results [--train]
+    python -m benchmark list [--json]
+    python -m benchmark leaderboard --out results
+
+This is the top layer: it may import everything below it, but imports a command's engine only when the
+command runs, so ``--help`` and ``list`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from benchmark.cli import aliases, eval_cmd, leaderboard, listing, reproduce, run, transfer
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.registry import PluginError, RegistryError, load_plugin_file
+
+COMMANDS = (run, listing, eval_cmd, transfer, reproduce, leaderboard, aliases)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark", allow_abbrev=False, description=(
+        "Preference alignment of diffusion LMs: AR-MAP beside DLLM-native methods, on shared tasks."))
+    parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py",
+                        help="import a Python file that registers methods/tasks/families (repeatable)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "datasets", "transformers", "trl", "peft", "accelerate"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
+    try:
+        for path in args.plugins + getattr(args, "run_plugins", []):
+            load_plugin_file(path)
+        return args.handler(args)
+    except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

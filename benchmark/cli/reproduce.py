@@ -1,0 +1,30 @@
+"""``reproduce``: a paper table, ours beside the published numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.cli._common import add_plugins, positive
+from benchmark.harness.reproduce import REPRODUCTIONS
+
+
+def add_parser(sub) -> None:
+    rep = sub.add_parser("reproduce", allow_abbrev=False, help="a paper table, ours beside the published numbers")
+    rep.add_argument("name", choices=["vrpo-ablation"], help="vrpo-ablation: LLaDA 1.5 Table 2 (estimator variance)")
+    rep.add_argument("--suite", default="tiny", help="suite whose family is measured (default: tiny)")
+    rep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results/)")
+    rep.add_argument("--train", action="store_true", help="also train ELBO-DPO with each setting and score it")
+    rep.add_argument("--pairs", type=positive, default=128, help="preference pairs (paper: 128)")
+    rep.add_argument("--estimates", type=positive, default=8, help="estimates per pair, K (paper: 8)")
+    rep.add_argument("--cache-dir", type=Path, help="family cache")
+    add_plugins(rep)
+    rep.set_defaults(handler=main)
+
+
+def main(args) -> int:
+
+    table = REPRODUCTIONS[args.name](args.suite, args.out, train=args.train, pairs=args.pairs,
+                                     k=args.estimates, cache_dir=args.cache_dir)
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    print(f"written: {args.out / (args.name + '.csv')}")
+    return 0

@@ -1,0 +1,58 @@
+"""``run``: every (family, task, seed, method) cell of a suite, resumable, then the leaderboard."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmark.cli._common import add_plugins, names, positive
+from benchmark.harness.leaderboard import to_markdown
+from benchmark.harness.paper import dry_run
+from benchmark.harness.runner import RunConfig, run
+
+
+def add_parser(sub) -> None:
+    run = sub.add_parser("run", allow_abbrev=False, help="run cells (method x task x seed) and write the leaderboard")
+    pick = run.add_mutually_exclusive_group()
+    pick.add_argument("--all", action="store_true", help="every registered method on every suite task")
+    pick.add_argument("--methods", type=names, metavar="A,B", help="methods to run (base always runs: "
+                      "it is the win-rate reference)")
+    run.add_argument("--tasks", type=names, metavar="A,B", help="tasks (default: the suite's)")
+    run.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
+    run.add_argument("--seeds", type=positive, default=3, help="seeds 0..N-1 per cell (default: 3)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
+    run.add_argument("--force", action="store_true", help="rerun cells that already have results")
+    run.add_argument("--rebuild", action="store_true", help="rebuild the suite's model family from scratch")
+    run.add_argument("--keep-models", action="store_true", help="keep aligned models under OUT/SUITE/models/")
+    run.add_argument("--cache-dir", type=Path, help="family cache (default: $DLLM_BENCH_CACHE or "
+                     "~/.cache/dllm-align-bench)")
+    add_plugins(run)
+    run.add_argument("--dry-run", action="store_true", help="check models, data, judge and GPU; print the plan")
+    run.add_argument("--data-dir", type=Path, help="folder of the paper tasks' files (paper suite)")
+    run.set_defaults(handler=main)
+
+
+def main(args) -> int:
+    if args.suite == "paper":
+
+        lines, missing = dry_run(args.data_dir, args.seeds)
+        print("\n".join(lines))
+        if missing:
+            print("error: the paper suite cannot run here; missing:\n  - " + "\n  - ".join(missing), file=sys.stderr)
+            return 2
+        if not args.dry_run:
+            print("error: everything is in place, but executing the paper suite is not implemented yet; "
+                  "run the methods per family with `transfer` and `eval` meanwhile", file=sys.stderr)
+            return 2
+        return 0
+    if args.dry_run:
+        print("error: --dry-run is only meaningful for --suite paper (tiny runs offline in minutes)", file=sys.stderr)
+        return 2
+
+    cfg = RunConfig(suite=args.suite, methods=None if args.all else args.methods, tasks=args.tasks,
+                    seeds=args.seeds, out=args.out, force=args.force, rebuild=args.rebuild,
+                    keep_models=args.keep_models, cache_dir=args.cache_dir)
+    board = run(cfg)
+    print(to_markdown(board))
+    print(f"results: {args.out / args.suite}/ (leaderboard.md, .csv, .json; cells/)")
+    return 0
