@@ -198,3 +198,12 @@ def test_eval_forms_equal_the_old_commands(micro_pair, tmp_path, capsys):
     old = capsys.readouterr().out
     assert main(["eval", "--answers", str(tmp_path / "new.jsonl"), *common]) == 0
     assert capsys.readouterr().out == old and json.loads(old)["n"] == 3
+
+
+def test_a_prompt_answered_twice_is_an_error_naming_both_lines(tmp_path):
+    rows = [{"raw_prompt": "q1", "responses": ["a"]}, {"raw_prompt": "q2", "responses": ["b"]},
+            {"raw_prompt": "q1 ", "responses": ["c"]}]
+    path = tmp_path / "base.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=rf"{path}:3: the prompt 'q1' already has an answer at {path}:1"):
+        load_answers(path)

@@ -106,7 +106,8 @@ def test_alpacaeval_on_given_answers_matches_the_winrate_library(protocol, tmp_p
             "--set", f"answers={DATA / 'alpaca-dream-base.jsonl'}", "--set", f"protocol={protocol}",
             "--set", "allow_empty=true", "--method", "dream-base", "--family", "paper-files", "--out", str(tmp_path)]
     assert main(args) == 0
-    rec = json.loads((tmp_path / "lm-eval/cells/paper-files/dream-base/alpacaeval/seed0.json").read_text())
+    cell = "alpacaeval[limit=60]" if protocol == "fair" else "alpacaeval[protocol=armap,limit=60]"
+    rec = json.loads((tmp_path / "lm-eval/cells/paper-files/dream-base" / cell / "seed0.json").read_text())
     prompts = load_prompts(DATA / "alpacaeval.jsonl")[:60]
     new = {a.prompt.strip(): a for a in load_answers(DATA / "alpaca-dream-base.jsonl", True)}
     triples = pair_answers([new[p.strip()] for p in prompts], load_answers(DATA / "alpaca-qwen2.5-base.jsonl", True))
@@ -150,7 +151,7 @@ def test_pairwise_task_generates_answers_with_the_model(micro_pair, tmp_path):
     data = write_jsonl(tmp_path / "prompts.jsonl", [{"instruction": p} for p in prompts])
     base = write_jsonl(tmp_path / "base.jsonl", [{"raw_prompt": p, "responses": ["0"]} for p in prompts])
     assert main(["eval", "--task", "arena-hard", "--model-dir", str(micro_pair.dllm_path), "--data", str(data),
-                 "--set", f"base={base}", "--set", "max_new_tokens=8", "--family", "micro",
+                 "--set", f"base={base}", "--set", "max_new_tokens=8", "--family", "micro", "--method", "base",
                  "--out", str(tmp_path / "res")]) == 0
     cell = tmp_path / "res/lm-eval/cells/micro/base/arena-hard"
     rec = json.loads((cell / "seed0.json").read_text())
@@ -200,7 +201,7 @@ def test_eval_task_from_a_plugin_file(tmp_path):
     plugin = Path(__file__).parent / "plugins" / "word_count_task.py"
     data = write_jsonl(tmp_path / "p.jsonl", [{"instruction": "one two"}, {"instruction": "a b c d e f g"}])
     assert main(["--plugins", str(plugin), "eval", "--task", "short-prompts", "--data", str(data),
-                 "--set", "max_words=3", "--out", str(tmp_path)]) == 0
+                 "--set", "max_words=3", "--method", "base", "--out", str(tmp_path)]) == 0
     rec = json.loads((tmp_path / "lm-eval/cells/custom/base/short-prompts/seed0.json").read_text())
     assert rec["metrics"]["short"]["value"] == 50.0
     board = (tmp_path / "lm-eval/leaderboard.md").read_text()
@@ -221,17 +222,20 @@ def test_show_options_lists_every_option_with_its_default(capsys):
         assert f"  {name} " in out
 
 
-def test_eval_resumes_a_stored_cell_and_reruns_when_data_or_force_change(tmp_path):
+def test_eval_resumes_a_stored_cell_and_reruns_only_with_force_when_the_data_change(tmp_path, capsys):
     plugin = Path(__file__).parent / "plugins" / "word_count_task.py"
     data = write_jsonl(tmp_path / "p.jsonl", [{"instruction": "one two"}, {"instruction": "a b c d e f g"}])
-    args = ["--plugins", str(plugin), "eval", "--task", "short-prompts", "--data", str(data), "--out", str(tmp_path)]
+    args = ["--plugins", str(plugin), "eval", "--task", "short-prompts", "--data", str(data), "--out", str(tmp_path),
+            "--method", "base"]
     record = tmp_path / "lm-eval/cells/custom/base/short-prompts/seed0.json"
     assert main(args) == 0
     first = json.loads(record.read_text())["created"]
     assert main(args) == 0
     assert json.loads(record.read_text())["created"] == first  # same config: not recomputed
-    write_jsonl(data, [{"instruction": "one"}])  # same path, new content
-    assert main(args) == 0
+    write_jsonl(data, [{"instruction": "one"}])  # same path, new content: not replaced without --force
+    assert main(args) == 2 and "data_sha256" in capsys.readouterr().err
+    assert json.loads(record.read_text())["created"] == first
+    assert main(args + ["--force"]) == 0
     changed = json.loads(record.read_text())
     assert changed["created"] != first and changed["metrics"]["short"]["value"] == 100.0
     assert main(args + ["--force"]) == 0
@@ -249,3 +253,31 @@ def test_pairwise_options_are_checked_before_the_model_is_loaded(tmp_path, capsy
     assert "unknown judge 'gpt'" in capsys.readouterr().err
     assert main(common + ["--set", f"base={base}"]) == 2
     assert "base.jsonl:1: field 'responses' must be a list or a string" in capsys.readouterr().err
+
+
+def _answers_file(path, prompts, text):
+    path.write_text("".join(json.dumps({"raw_prompt": p, "responses": [f"{text} {i}"]}) + "\n"
+                            for i, p in enumerate(prompts)))
+    return path
+
+
+def test_two_protocols_are_two_cells_and_a_different_file_is_not_replaced_silently(tmp_path, capsys):
+    """An armap run into a folder holding the fair cell stores beside it; another answers file under the
+    same name is refused unless --force; with no --method the row is named after the answers file."""
+    prompts = [f"question {i}" for i in range(4)]
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"instruction": p}) + "\n" for p in prompts))
+    base = _answers_file(tmp_path / "base.jsonl", prompts, "short")
+    new = _answers_file(tmp_path / "merged-gamma6.jsonl", prompts, "a much longer answer with many words")
+    common = ["eval", "--task", "alpacaeval", "--data", str(data), "--set", f"base={base}", "--out", str(tmp_path)]
+    assert main([*common, "--set", f"answers={new}"]) == 0
+    assert main([*common, "--set", f"answers={new}", "--set", "protocol=armap"]) == 0
+    cells = sorted(p.name for p in (tmp_path / "lm-eval" / "cells" / "custom" / "merged-gamma6").iterdir())
+    assert cells == ["alpacaeval", "alpacaeval[protocol=armap]"]
+    other = _answers_file(tmp_path / "other" / "merged-gamma6.jsonl", prompts, "x") if (
+        tmp_path / "other").mkdir() is None else None
+    capsys.readouterr()
+    assert main([*common, "--set", f"answers={other}"]) == 2
+    err = capsys.readouterr().err
+    assert "measured with other settings" in err and "option_files_sha256" in err and "--force" in err
+    assert main([*common, "--set", f"answers={other}", "--force"]) == 0

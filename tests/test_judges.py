@@ -15,6 +15,7 @@ class FakeEndpoint(BaseHTTPRequestHandler):
 
     calls = []
     fail_first = 0
+    replies = []  # raw bodies to answer with first (e.g. content null, garbage), then real verdicts
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -22,6 +23,13 @@ class FakeEndpoint(BaseHTTPRequestHandler):
         if len(FakeEndpoint.calls) <= FakeEndpoint.fail_first:
             self.send_response(429)
             self.end_headers()
+            return
+        if FakeEndpoint.replies:
+            payload = FakeEndpoint.replies.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
             return
         content = body["messages"][0]["content"]
         first = content.split("[The Start of Assistant A's Answer]")[1].split("[The End")[0]
@@ -40,7 +48,7 @@ class FakeEndpoint(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def endpoint():
-    FakeEndpoint.calls, FakeEndpoint.fail_first = [], 0
+    FakeEndpoint.calls, FakeEndpoint.fail_first, FakeEndpoint.replies = [], 0, []
     server = HTTPServer(("127.0.0.1", 0), FakeEndpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -98,3 +106,78 @@ def test_reward_model_judge_on_a_local_classifier(micro_pair, tmp_path):
     assert judge.rate("what is 1 plus 1 ?", "3", "2") == (b, a), "rewards do not depend on the order shown"
     with pytest.raises(BenchmarkError, match="not a model folder"):
         JUDGES.get("reward-model")(tmp_path / "nothing-here")
+
+
+NULL_CONTENT = json.dumps({"choices": [{"message": {"content": None}}]}).encode()
+NO_VERDICT = json.dumps({"choices": [{"message": {"content": "I cannot decide."}}]}).encode()
+
+
+def test_openai_base_url_of_the_openai_client_is_honoured(endpoint, tmp_path, monkeypatch):
+    for var in ("JUDGE_BASE_URL", "JUDGE_API_KEY", "JUDGE_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", endpoint)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    judge = OpenAIJudge(cache_dir=tmp_path)
+    assert judge.base_url == endpoint
+    assert judge.rate("q", "a b", "a") == (2.0, 1.0)
+    assert FakeEndpoint.calls[-1]["auth"] == "Bearer sk-local"
+
+
+def test_an_openai_key_is_never_sent_to_a_judge_host_it_was_not_given_for(endpoint, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("JUDGE_API_KEY", raising=False)
+    monkeypatch.setenv("JUDGE_BASE_URL", endpoint)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-only")
+    with pytest.raises(BenchmarkError, match="JUDGE_API_KEY"):
+        OpenAIJudge(cache_dir=tmp_path).rate("q", "a", "b")
+    assert FakeEndpoint.calls == []
+    monkeypatch.setenv("JUDGE_API_KEY", "sk-for-the-judge")
+    OpenAIJudge(cache_dir=tmp_path).rate("q", "a", "b")
+    assert FakeEndpoint.calls[-1]["auth"] == "Bearer sk-for-the-judge"
+
+
+def test_failed_verdicts_are_retried_counted_and_never_cached(endpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "k")
+    FakeEndpoint.replies = [NULL_CONTENT, NO_VERDICT]
+    judge = OpenAIJudge(base_url=endpoint, key_env="MY_KEY", cache_dir=tmp_path, parse_retries=2)
+    assert judge.rate("q", "a b c", "a") == (3.0, 1.0), "the third ask parsed"
+    assert len(FakeEndpoint.calls) == 3 and judge.unparsed == 0
+    FakeEndpoint.replies = [NULL_CONTENT] * 3
+    assert judge.rate("q2", "a", "b") == (None, None)
+    assert judge.unparsed == 1
+    cached = [json.loads(p.read_text())["verdict"] for p in tmp_path.rglob("*.json")]
+    assert cached and all(isinstance(v, str) and "Score A" in v for v in cached), "only parsed verdicts are cached"
+    assert judge.rate("q2", "a", "b") == (1.0, 1.0), "a failure is asked again, not served from the cache"
+
+
+def test_a_poisoned_cache_entry_is_asked_again(endpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "k")
+    judge = OpenAIJudge(base_url=endpoint, key_env="MY_KEY", cache_dir=tmp_path)
+    cache = judge._cache_file("q", "a", "b")
+    cache.parent.mkdir(parents=True)
+    cache.write_text(json.dumps({"model": judge.model, "verdict": None}))  # what older versions cached
+    assert judge.rate("q", "a", "b") == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("reply,message", [(b"<html>oops</html>", "not JSON"),
+                                           (b'{"error": "overloaded"}', "no choices")])
+def test_an_answer_that_is_not_a_completion_is_a_clear_error(endpoint, tmp_path, monkeypatch, reply, message):
+    monkeypatch.setenv("MY_KEY", "k")
+    FakeEndpoint.replies = [reply]
+    with pytest.raises(BenchmarkError, match=message):
+        OpenAIJudge(base_url=endpoint, key_env="MY_KEY", cache_dir=tmp_path).rate("q", "a", "b")
+
+
+def test_win_rate_with_no_parsed_verdict_prints_null_not_nan(endpoint, tmp_path, monkeypatch, capsys):
+    from benchmark.cli import main
+
+    monkeypatch.setenv("JUDGE_API_KEY", "k")
+    monkeypatch.setenv("JUDGE_BASE_URL", endpoint)
+    FakeEndpoint.replies = [NULL_CONTENT] * 20
+    for name, text in (("new", "an answer"), ("base", "another answer")):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"raw_prompt": "q", "responses": [text]}) + "\n")
+    monkeypatch.setenv("DLLM_BENCH_CACHE", str(tmp_path / "cache"))
+    assert main(["eval", "--answers", str(tmp_path / "new.jsonl"), "--base", str(tmp_path / "base.jsonl"),
+                 "--judge", "openai", "--protocol", "armap"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and json.loads(out)["win_rate"] is None and json.loads(out)["unparsed"] == 1

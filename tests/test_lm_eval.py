@@ -132,7 +132,7 @@ def test_eval_truthfulqa_mc2_stores_a_cell(micro_pair, tmp_path, capsys):
                      "--method", method, "--family", "micro", "--out", str(tmp_path)]) == 0
     board = json.loads((tmp_path / "lm-eval" / "leaderboard.json").read_text())
     assert {r["method"] for r in board} == {"base", "ar-base"}
-    assert all(0 < r["truthfulqa-mc2"] < 100 for r in board)
+    assert all(0 < r["truthfulqa-mc2[limit=3]"] < 100 for r in board)
 
 
 def test_model_class_places_the_model_and_accepts_a_dtype(micro_pair):

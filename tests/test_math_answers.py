@@ -63,12 +63,13 @@ def test_eval_gsm8k_stores_a_cell(micro_pair, tmp_path):
                             for a in range(3)))
     assert main(["eval", "--task", "gsm8k", "--model-dir", str(micro_pair.dllm_path), "--data", str(data),
                  "--set", "samples=2", "--set", "max_new_tokens=8", "--set", "chat=false",
-                 "--set", "prompt=" + micro_pair.format_prompt("{q}"), "--family", "micro",
+                 "--set", "prompt=" + micro_pair.format_prompt("{q}"), "--family", "micro", "--method", "base",
                  "--out", str(tmp_path / "res")]) == 0
-    rec = json.loads((tmp_path / "res/lm-eval/cells/micro/base/gsm8k/seed0.json").read_text())
+    cell = tmp_path / "res/lm-eval/cells/micro/base/gsm8k[samples=2,chat=False]"
+    rec = json.loads((cell / "seed0.json").read_text())
     assert rec["main_metric"] == "accuracy" and rec["config"]["options"]["samples"] == "2" and rec["n_eval"] == 3
-    assert all(len(s["responses"]) == 2 for s in map(json.loads, (tmp_path / "res/lm-eval/cells/micro/base/gsm8k/"
-                                                                   "seed0.samples.jsonl").read_text().splitlines()))
+    lines = (cell / "seed0.samples.jsonl").read_text().splitlines()
+    assert all(len(s["responses"]) == 2 for s in map(json.loads, lines))
 
 
 def test_ar_model_samples_when_asked_and_repeats_with_the_same_seed(micro_pair):

@@ -63,3 +63,38 @@ def test_plugin_file_that_fails_to_import(tmp_path):
 def test_missing_plugin_file(tmp_path):
     with pytest.raises(PluginError, match="no such file"):
         load_plugin_file(tmp_path / "nope.py")
+
+
+def test_a_plugin_cannot_shadow_a_builtin_method(tmp_path):
+    """Before any lookup (entry points not scanned yet) a plugin named 'vrpo' must not replace the built-in."""
+    plugin = tmp_path / "fake_vrpo.py"
+    plugin.write_text(
+        "from benchmark.core.api import Method\n"
+        "from benchmark.core.registry import register_method\n\n"
+        "@register_method('vrpo')\n"
+        "class FakeVRPO(Method):\n"
+        "    name = 'vrpo'\n"
+        "    def align(self, ctx):\n"
+        "        raise NotImplementedError\n")
+    fresh = Registry("method", "benchmark.methods")
+    import benchmark.core.registry as registry
+
+    saved = registry.METHODS
+    registry.METHODS, registry.register_method = fresh, fresh.register
+    try:
+        with pytest.raises(PluginError) as err:
+            load_plugin_file(plugin)
+    finally:
+        registry.METHODS, registry.register_method = saved, saved.register
+    message = str(err.value)
+    assert "method 'vrpo'" in message and "fake_vrpo.py" in message and "baselines.vrpo:VRPOMethod" in message
+    assert fresh.get("vrpo").__module__ == "baselines.vrpo"
+
+
+def test_a_cell_config_names_the_code_of_its_method():
+    from benchmark.core.provenance import source_of
+
+    vrpo = source_of(METHODS.get("vrpo"))
+    classes = [s["class"] for s in vrpo]
+    assert classes[:2] == ["baselines.vrpo:VRPOMethod", "baselines.elbo_dpo:ElboDPOMethod"]
+    assert all(len(s["sha256"]) == 16 for s in vrpo)

@@ -45,7 +45,8 @@ def add_checkpoint(parser: argparse.ArgumentParser, stored: bool = True, model_r
     parser.add_argument("--kind", choices=["dllm", "ar"], default="dllm", help="DLLM (ELBO, sampler) or AR")
     parser.add_argument("--limit", type=positive, help="only the first N items")
     if stored:
-        parser.add_argument("--method", default="base", help="method name of the stored cells (default: base)")
+        parser.add_argument("--method", help="method (leaderboard row) of the stored cells (default: the "
+                            "checkpoint folder's name, or the answers file's stem)")
         parser.add_argument("--family", default="custom", help="family name of the stored cells")
         parser.add_argument("--suite", default="lm-eval", help="store folder under --out (default: lm-eval)")
         parser.add_argument("--out", type=Path, default=Path("results"))

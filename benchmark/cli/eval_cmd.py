@@ -10,17 +10,21 @@ The older commands ``lm-eval``, ``answers`` and ``winrate`` are aliases of the l
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from benchmark.cli._common import add_checkpoint, model_args, names, positive
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import EVAL_TASKS
+from benchmark.core.store import dumps
 from benchmark.eval.eval_task import EvalRun, HubSource
 from benchmark.eval.judges import make_judge
 from benchmark.eval.loaders import load_answers, pair_answers
 from benchmark.eval.local_tasks import write_local_tasks
-from benchmark.harness.eval_cells import evaluate_with_lm_eval, run_eval_task
+from benchmark.harness.eval_cells import default_method_name, evaluate_with_lm_eval, run_eval_task
+
+
+def _round(value):
+    return None if value is None else round(value, 2)
 
 
 def add_parser(sub) -> None:
@@ -112,7 +116,7 @@ def evaluate_task(args) -> int:
     parsed = model_args(args.model_args)  # checked before anything is loaded
     metrics = run_eval_task(args.task, args.model_dir, args.kind, run, args.out / args.suite, args.family,
                             args.method, model_args=parsed, force=args.force)
-    print(json.dumps({k: round(v["value"], 2) for k, v in metrics.items()}))
+    print(dumps({k: _round(v["value"]) for k, v in metrics.items()}))
     return 0
 
 
@@ -127,9 +131,10 @@ def evaluate_lm_eval(args, parsed_model_args: dict) -> int:
         write_local_tasks(args.include_path, gsm8k=args.gsm8k, truthfulqa=args.truthfulqa, prompt=args.prompt,
                           ifeval=args.ifeval)
     results = evaluate_with_lm_eval(args.model_dir, args.kind, args.lm_eval_tasks, args.include_path,
-                                    args.out / args.suite, args.family, args.method, seed=args.seed,
+                                    args.out / args.suite, args.family,
+                                    args.method or default_method_name(args.model_dir, EvalRun()), seed=args.seed,
                                     limit=args.limit, model_args=parsed_model_args)
-    print(json.dumps({t: {k: round(v["value"], 2) for k, v in m.items()} for t, m in results.items()}, indent=2))
+    print(dumps({t: {k: _round(v["value"]) for k, v in m.items()} for t, m in results.items()}, indent=2))
     return 0
 
 
@@ -154,6 +159,7 @@ def judge_answers(args) -> int:
     triples = triples[: args.limit] if args.limit else triples
     judge = make_judge(args.judge, args.judge_model)
     result = win_rate(triples, judge, args.protocol)
-    print(json.dumps({"win_rate": round(result.value, 2), "stderr": round(result.stderr, 2), "n": result.n,
-                      "parsed": result.n_parsed, "protocol": result.protocol, "judge": args.judge}))
+    print(dumps({"win_rate": _round(result.value), "stderr": _round(result.stderr), "n": result.n,
+                 "parsed": result.n_parsed, "unparsed": result.n - result.n_parsed, "protocol": result.protocol,
+                 "judge": args.judge}))
     return 0

@@ -92,3 +92,25 @@ def torch_runtime() -> dict:
 def hardware() -> dict:
     """The machine a result ran on: CPU, torch runtime, OS."""
     return {"cpu": cpu_info(), "torch": torch_runtime(), "os": f"{platform.system()} {platform.release()}"}
+
+
+def source_of(cls: type) -> list[dict]:
+    """The code a plugin class runs: module and file hash of it and of each plugin base class it inherits.
+
+    Part of every cell's config, so a different implementation under the same name never shares a cell
+    (and editing a method's file reruns its cells)."""
+    import hashlib
+    import inspect
+
+    out = []
+    for klass in cls.__mro__:
+        module = klass.__module__
+        if module.startswith(("benchmark.core", "builtins", "abc")) or module == "typing":
+            continue
+        try:
+            path = Path(inspect.getsourcefile(klass) or "")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+        except (TypeError, OSError):
+            digest = None
+        out.append({"class": f"{module}:{klass.__qualname__}", "sha256": digest})
+    return out

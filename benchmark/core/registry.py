@@ -59,13 +59,14 @@ class Registry(Generic[T]):
     def _add(self, name: str, obj: T | str) -> None:
         if not name or not isinstance(name, str):
             raise RegistryError(f"a {self.kind} needs a non-empty string name, got {name!r}")
+        self._scan_entry_points()  # a plugin must not shadow an installed entry point it has not seen yet
         existing = self._items.get(name)
         if isinstance(existing, str) and not isinstance(obj, str) and _target_of(obj) == existing:
             self._items[name] = obj  # the lazy entry's module is being imported: resolve it in place
             return
         if name in self._items and existing is not obj:
-            where = existing if isinstance(existing, str) else f"{getattr(existing, '__module__', '?')}"
-            raise RegistryError(f"{self.kind} {name!r} is already registered (by {where})")
+            raise RegistryError(f"{self.kind} {name!r} from {_origin(obj)} is already registered by "
+                                f"{_origin(existing)}; give the plugin another name")
         self._items[name] = obj
 
     def _scan_entry_points(self) -> None:
@@ -116,6 +117,16 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _origin(obj) -> str:
+    """Where a registered object comes from, for messages: entry point, module and file."""
+    if isinstance(obj, str):
+        return f"{obj} (installed entry point or lazy target)"
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    where = getattr(module, "__file__", None)
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', type(obj).__name__)}" + (
+        f" ({where})" if where else "")
 
 
 def _target_of(obj) -> str:

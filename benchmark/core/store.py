@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -47,6 +48,22 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def finite_json(obj):
+    """``obj`` with every NaN or infinity replaced by None: JSON has no NaN, and a reader must not meet one."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
+def dumps(obj, **kwargs) -> str:
+    """``json.dumps`` that never writes NaN (see ``finite_json``)."""
+    return json.dumps(finite_json(obj), allow_nan=False, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -86,9 +103,9 @@ class ResultStore:
         return bool(record) and record.get("config_hash") == cfg_hash and self.samples_path(key).is_file()
 
     def write(self, key: CellKey, record: dict, samples: list[dict]) -> Path:
-        atomic_write_text(self.samples_path(key), "".join(json.dumps(s) + "\n" for s in samples))
+        atomic_write_text(self.samples_path(key), "".join(dumps(s) + "\n" for s in samples))
         path = self.record_path(key)
-        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True))
+        atomic_write_text(path, dumps(record, indent=2, sort_keys=True))
         return path
 
     def samples(self, key: CellKey) -> list[dict]:

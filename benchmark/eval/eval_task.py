@@ -74,6 +74,9 @@ class EvalTask(ABC):
     description: ClassVar[str] = ""
     hub: ClassVar[HubSource | None] = None
     options: ClassVar[dict[str, Option]] = {}
+    # Options that change what is measured (not just how fast): a non-default value becomes part of the
+    # stored cell's task name, so results under different settings never share a cell.
+    identity_options: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def parse_row(self, row: dict, where: str) -> Any:

@@ -84,24 +84,47 @@ _VERDICT = re.compile(r"Score A:\s*(\d+(?:\.\d+)?)\D+Score B:\s*(\d+(?:\.\d+)?)"
 class OpenAIJudge(Judge):
     """An OpenAI-compatible ``/chat/completions`` endpoint.
 
-    Settings come from arguments or the environment: ``JUDGE_BASE_URL`` (default api.openai.com/v1),
-    ``JUDGE_MODEL`` (default gpt-4o-mini), and the key from the variable named by ``key_env``
-    (default ``OPENAI_API_KEY``). The key is sent, never stored: the cache holds verdicts keyed by
-    (model, prompt, answers, order), so a rerun costs nothing.
+    Settings, first found wins: arguments; the project's ``JUDGE_BASE_URL``, ``JUDGE_MODEL`` and
+    ``JUDGE_API_KEY``; the OpenAI client's own ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``; defaults
+    api.openai.com/v1 and gpt-4o-mini. A key from ``OPENAI_API_KEY`` goes only to the host of
+    ``OPENAI_BASE_URL`` (or OpenAI's when that is unset), never to a ``JUDGE_BASE_URL`` host the key
+    was not given for. The key is sent, never stored: the cache holds parsed verdicts keyed by
+    (model, prompt, answers, order), so a rerun costs nothing. Failures (no content, a verdict that does
+    not parse) are retried, counted, and never cached.
     """
 
     name = "openai"
+    DEFAULT_URL = "https://api.openai.com/v1"
 
-    def __init__(self, base_url: str | None = None, model: str | None = None, key_env: str = "OPENAI_API_KEY",
-                 cache_dir: str | Path | None = None, timeout: float = 60.0, retries: int = 5) -> None:
-        self.base_url = (base_url or os.environ.get("JUDGE_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
-        self.model = model or os.environ.get("JUDGE_MODEL") or "gpt-4o-mini"
-        self.key_env, self.timeout, self.retries = key_env, timeout, retries
-        self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "dllm-align-bench" / "judgments")
+    def __init__(self, base_url: str | None = None, model: str | None = None, key_env: str | None = None,
+                 cache_dir: str | Path | None = None, timeout: float = 60.0, retries: int = 5,
+                 parse_retries: int = 2) -> None:
+        env = os.environ
+        self.base_url = (base_url or env.get("JUDGE_BASE_URL") or env.get("OPENAI_BASE_URL")
+                         or self.DEFAULT_URL).rstrip("/")
+        self.model = model or env.get("JUDGE_MODEL") or "gpt-4o-mini"
+        if key_env is None:
+            key_env = "JUDGE_API_KEY" if env.get("JUDGE_API_KEY") else "OPENAI_API_KEY"
+        self.key_env, self.timeout, self.retries, self.parse_retries = key_env, timeout, retries, parse_retries
+        self.explicit_url = base_url is not None
+        self.cache_dir = Path(cache_dir or _cache_root() / "judgments")
+        self.unparsed = 0  # verdicts that did not parse after every retry (reported, not cached)
 
     def describe(self) -> dict:
         """What identifies this judge in a result record (no secrets)."""
         return {"judge": self.name, "base_url": self.base_url, "model": self.model}
+
+    def _key(self) -> str:
+        key = os.environ.get(self.key_env)
+        if not key:
+            raise BenchmarkError(f"judge 'openai': set ${self.key_env} (the API key) or use another judge")
+        if self.key_env == "OPENAI_API_KEY" and not self.explicit_url:
+            meant_for = (os.environ.get("OPENAI_BASE_URL") or self.DEFAULT_URL).rstrip("/")
+            if _host(meant_for) != _host(self.base_url):
+                raise BenchmarkError(
+                    f"judge 'openai': $OPENAI_API_KEY belongs to {_host(meant_for)}, but the judge would send it "
+                    f"to {_host(self.base_url)} ($JUDGE_BASE_URL); set $JUDGE_API_KEY for that endpoint")
+        return key
 
     def _cache_file(self, prompt: str, first: str, second: str) -> Path:
         key = hashlib.sha256(json.dumps([self.model, prompt, first, second]).encode()).hexdigest()
@@ -110,18 +133,26 @@ class OpenAIJudge(Judge):
     def rate(self, prompt: str, first: str, second: str) -> Scores:
         cache = self._cache_file(prompt, first, second)
         if cache.is_file():
-            verdict = json.loads(cache.read_text())["verdict"]
-        else:
+            try:
+                scores = _parse(json.loads(cache.read_text()).get("verdict"))
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                scores = None
+            if scores is not None:
+                return scores
+            cache.unlink(missing_ok=True)  # a failure cached by an older version: ask again
+        for attempt in range(self.parse_retries + 1):
             verdict = self._ask(JUDGE_TEMPLATE.format(prompt=prompt, first=first, second=second))
+            scores = _parse(verdict)
+            if scores is not None:
+                atomic_write_text(cache, json.dumps({"model": self.model, "verdict": verdict}))
+                return scores
+            log.warning("judge verdict did not parse (%r); asking again (%d/%d)", (verdict or "")[:80],
+                        attempt + 1, self.parse_retries)
+        self.unparsed += 1
+        return None, None
 
-            atomic_write_text(cache, json.dumps({"model": self.model, "verdict": verdict}))
-        match = _VERDICT.search(verdict)
-        return (float(match.group(1)), float(match.group(2))) if match else (None, None)
-
-    def _ask(self, content: str) -> str:
-        key = os.environ.get(self.key_env)
-        if not key:
-            raise BenchmarkError(f"judge 'openai': set ${self.key_env} (the API key) or use another judge")
+    def _ask(self, content: str) -> str | None:
+        key = self._key()
         body = json.dumps({"model": self.model, "temperature": 0,
                            "messages": [{"role": "user", "content": content}]}).encode()
         request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, method="POST",
@@ -131,7 +162,8 @@ class OpenAIJudge(Judge):
         for attempt in range(self.retries + 1):
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())["choices"][0]["message"]["content"]
+                    raw = response.read()
+                return _content(raw, self.base_url)
             except urllib.error.HTTPError as exc:
                 if exc.code not in (408, 409, 429) and exc.code < 500:
                     raise BenchmarkError(f"judge 'openai' at {self.base_url}: HTTP {exc.code} {exc.reason}") from exc
@@ -143,6 +175,38 @@ class OpenAIJudge(Judge):
                 time.sleep(delay)
                 delay = min(delay * 2, 60)
         raise BenchmarkError(f"judge 'openai' at {self.base_url}: no answer after {self.retries + 1} tries ({err})")
+
+
+def _cache_root() -> Path:
+    """The project's cache: $DLLM_BENCH_CACHE, else $XDG_CACHE_HOME/dllm-align-bench, else ~/.cache/..."""
+    if os.environ.get("DLLM_BENCH_CACHE"):
+        return Path(os.environ["DLLM_BENCH_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dllm-align-bench"
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc.lower()
+
+
+def _parse(verdict) -> Scores | None:
+    match = _VERDICT.search(verdict) if isinstance(verdict, str) else None
+    return (float(match.group(1)), float(match.group(2))) if match else None
+
+
+def _content(raw: bytes, url: str) -> str | None:
+    """The message text of a chat completion; None when the endpoint answered without content."""
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BenchmarkError(f"judge 'openai' at {url}: the answer is not JSON ({raw[:120]!r})") from exc
+    try:
+        content = payload["choices"][0]["message"].get("content")
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise BenchmarkError(f"judge 'openai' at {url}: the answer has no choices[0].message "
+                             f"(got {str(payload)[:160]})") from exc
+    return content if isinstance(content, str) else None
 
 
 @register_judge("reward-model")

@@ -61,6 +61,7 @@ def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
     said nothing), which a win rate should judge as empty rather than drop.
     """
     out = []
+    first_seen: dict[str, str] = {}
     for where, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
@@ -81,6 +82,11 @@ def load_answers(path: str | Path, allow_empty: bool = False) -> list[Answer]:
         else:
             prompt, response = text_field(row, "instruction", where), text_field(row, "output", where, True)
         response = strip_end_tokens(response)
+        key = prompt.strip()
+        if key in first_seen:  # answers are matched by prompt: a second answer would silently replace the first
+            raise DataError(f"{where}: the prompt {key[:60]!r} already has an answer at {first_seen[key]}; "
+                            "each prompt may be answered once")
+        first_seen[key] = where
         if not response.strip() and not allow_empty:
             raise DataError(f"{where}: field 'responses' is empty (after stripping end tokens); to judge empty "
                             "answers as such, pass --allow-empty (winrate) or --set allow_empty=true (eval)")

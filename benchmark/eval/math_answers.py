@@ -97,6 +97,7 @@ class FinalAnswerTask(EvalTask):
     prompt in the model's chat template, default true).
     """
 
+    identity_options = ("samples", "temperature", "chat")
     options = {
         "samples": Option(4, "answers per question", int),
         "temperature": Option(0.7, "sampling temperature (0: one greedy answer)", float),

@@ -33,6 +33,7 @@ class PairwiseTask(EvalTask):
 
     prompt_field: ClassVar[str] = "instruction"
     hub: ClassVar[HubSource | None] = None
+    identity_options = ("protocol", "judge", "judge_model")
     options = {
         "base": Option(None, "jsonl of the base model's answers (raw_prompt + responses, or instruction + output)",
                        Path),

@@ -24,8 +24,8 @@ Protocol = Literal["armap", "fair"]
 
 @dataclass(frozen=True)
 class WinRate:
-    value: float  # percent
-    stderr: float  # percent, bootstrap
+    value: float | None  # percent; None when no verdict parsed
+    stderr: float | None  # percent, bootstrap
     n: int
     n_parsed: int
     protocol: str
@@ -59,7 +59,7 @@ def win_rate(triples: list[tuple[str, str, str]], judge: Judge, protocol: Protoc
                 for p, new, base in tqdm(triples, desc=f"judge ({protocol})", leave=False)]
     parsed = [o for o in per_item if o is not None]
     if not parsed:
-        return WinRate(float("nan"), float("nan"), len(triples), 0, protocol, per_item)
+        return WinRate(None, None, len(triples), 0, protocol, per_item)
     mean = sum(parsed) / len(parsed)
     rng = random.Random(seed)
     means = []
@@ -72,7 +72,7 @@ def win_rate(triples: list[tuple[str, str, str]], judge: Judge, protocol: Protoc
 
 
 def length_controlled(outcomes: list[float | None], new_lengths: list[int], base_lengths: list[int],
-                      bootstrap: int = 200, seed: int = 0) -> tuple[float, float]:
+                      bootstrap: int = 200, seed: int = 0) -> tuple[float | None, float | None]:
     """Length-controlled win rate (percent) and its bootstrap standard error.
 
     AlpacaEval 2's idea with one model pair: a logistic model of the outcome (soft labels in [0, 1]) on
@@ -84,7 +84,7 @@ def length_controlled(outcomes: list[float | None], new_lengths: list[int], base
 
     rows = [(o, n - b) for o, n, b in zip(outcomes, new_lengths, base_lengths) if o is not None]
     if len(rows) < 2:
-        return float("nan"), float("nan")
+        return None, None
     y = np.array([o for o, _ in rows], dtype=float)
     d = np.array([x for _, x in rows], dtype=float)
     scale = d.std() or 1.0

@@ -29,12 +29,50 @@ from benchmark.harness.leaderboard import write_leaderboard
 log = logging.getLogger(__name__)
 
 
+def cell_task_name(task: EvalTask, run: EvalRun) -> str:
+    """The task part of an eval cell's identity: the name plus every setting that changes what is measured.
+
+    ``alpacaeval`` with the defaults; ``alpacaeval[protocol=armap,judge=openai]``,
+    ``gsm8k[samples=1,limit=50]`` otherwise, so two protocols (or a subset and the whole set) are two
+    cells side by side on the leaderboard, never one replacing the other.
+    """
+    parts = [f"{name}={run.options[name]}" for name in task.identity_options
+             if name in run.options and run.options[name] != task.options[name].default]
+    if run.limit:
+        parts.append(f"limit={run.limit}")
+    return f"{task.name}[{','.join(parts)}]" if parts else task.name
+
+
+def default_method_name(model_dir: Path | None, run: EvalRun) -> str:
+    """The leaderboard row of an eval cell when ``--method`` is not given: the checkpoint folder's name
+    (or the answers file's stem), never ``base`` for a model that may not be the base model."""
+    source = Path(model_dir) if model_dir else run.options.get("answers")
+    name = Path(source).name if source else "unnamed"
+    name = Path(name).stem if not model_dir else name
+    return "".join(c if c.isalnum() or c in "-_.+" else "-" for c in name) or "unnamed"
+
+
+def _refuse_replacing(store: ResultStore, key: CellKey, config: dict) -> None:
+    """A stored cell with another config (another model, data file, option) is replaced only with --force."""
+    stored = store.load(key)
+    if not stored or "config" not in stored:
+        return
+    old = stored["config"]
+    differ = sorted(k for k in set(old) | set(config) if k != "cell" and old.get(k) != config.get(k))
+    if differ:
+        raise BenchmarkError(
+            f"{store.record_path(key)} holds {key.label()} measured with other settings ({', '.join(differ)}); "
+            "pass --force to replace it, or --method NAME / --suite NAME to store this one beside it")
+
+
 def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRun, store_root: Path, family: str,
-                  method: str, model_args: dict | None = None, force: bool = False) -> dict[str, dict]:
+                  method: str | None, model_args: dict | None = None, force: bool = False) -> dict[str, dict]:
     """Load the items, build the model, evaluate, and store one cell ``(family, method, task, seed)``.
 
     A cell already stored with the same config (task version, options, model and data fingerprints) is
     returned as it is unless ``force``: a long evaluation that was interrupted elsewhere is not redone.
+    A cell stored with another config is an error unless ``force``. ``method`` None: see
+    ``default_method_name``.
     """
     task: EvalTask = EVAL_TASKS.get(task_name)()
     task.validate(run)
@@ -54,11 +92,17 @@ def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRu
               "option_files_sha256": {k: _file_sha256(v) for k, v in run.options.items()
                                       if isinstance(v, Path) and v.is_file()}}
     store = ResultStore(Path(store_root))
-    key = CellKey(store.root.name, family, method, task.name, run.seed)
+    if method is None:
+        method = default_method_name(model_dir, run)
+        log.info("storing as method %r (--method names it otherwise)", method)
+    cell_task = cell_task_name(task, run)
+    key = CellKey(store.root.name, family, method, cell_task, run.seed)
     if not force and store.is_done(key, config_hash({"cell": key.__dict__, **config})):
         log.info("%s: already stored with the same config; --force reruns it", key.label())
         write_leaderboard(store.root)
         return store.load(key)["metrics"]
+    if not force:
+        _refuse_replacing(store, key, {"cell": key.__dict__, **config})
     items = task.load(run)
     lm = None
     with CostMeter() as cost:
@@ -67,7 +111,7 @@ def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRu
 
             lm = (BenchLM if kind == "dllm" else BenchARLM)(str(model_dir), seed=run.seed, **(model_args or {}))
         metrics, samples = task.evaluate(lm, items, run)
-    store_eval_cell(store, family, method, task.name, run.seed, kind, metrics, samples, config, cost,
+    store_eval_cell(store, family, method, cell_task, run.seed, kind, metrics, samples, config, cost,
                     source=f"eval task {task.name}")
     write_leaderboard(store.root)
     return metrics

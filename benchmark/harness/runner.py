@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmark.core.api import AlignContext, FamilyContext, Method, Task
 from benchmark.core.cost import CostMeter
 from benchmark.core.hashing import config_hash
-from benchmark.core.provenance import git_revision, hardware, package_versions
+from benchmark.core.provenance import git_revision, hardware, package_versions, source_of
 from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
 from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
 from benchmark.eval.scoring import evaluate
@@ -77,6 +77,7 @@ def run(cfg: RunConfig):
     method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
     methods: dict[str, Method] = {n: METHODS.get(n)(cfg.method_configs.get(n)) for n in method_names}
     tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
+    sources = {n: source_of(type(m)) for n, m in methods.items()}
     store_root = Path(cfg.out) / suite.name
     store_root.mkdir(parents=True, exist_ok=True)
     for stale in store_root.glob(".work-*"):  # work folders of a run that was killed; never results
@@ -99,7 +100,7 @@ def run(cfg: RunConfig):
         bar.set_postfix_str(key.label())
         cell_config = {
             "cell": asdict(key), "family_build": pair.build_hash, "sampler": asdict(pair.sampler),
-            "method": {"name": method_name, "config": method.config_dict()},
+            "method": {"name": method_name, "config": method.config_dict(), "source": sources[method_name]},
             "task": {"name": task_name, "version": task.version},
             "budget": asdict(suite.budget), "sizes": {"train": suite.n_train, "heldout": suite.n_heldout,
                                                       "eval": suite.n_eval},
