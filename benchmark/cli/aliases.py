@@ -6,6 +6,7 @@ from pathlib import Path
 
 from benchmark.cli import eval_cmd
 from benchmark.cli._common import add_checkpoint, names, positive
+from benchmark.core.store import check_output_dir, check_output_file
 
 
 def add_parser(sub) -> None:
@@ -18,7 +19,8 @@ def add_parser(sub) -> None:
     eval_cmd.add_lm_eval_files(le)
     le.add_argument("--mc-num", type=positive, default=8, help="ELBO budget per likelihood (DLLM)")
     le.add_argument("--seed", type=int, default=0)
-    le.set_defaults(handler=lambda args: eval_cmd.evaluate_lm_eval(args, {"mc_num": args.mc_num}))
+    le.set_defaults(handler=lambda args: check_output_dir(args.out, "--out") and eval_cmd.evaluate_lm_eval(
+        args, {"mc_num": args.mc_num}))
 
     an = sub.add_parser("answers", allow_abbrev=False,
                         help="alias of `eval --prompts P.jsonl --answers-out A.jsonl`",
@@ -31,7 +33,7 @@ def add_parser(sub) -> None:
     an.add_argument("--block-length", type=positive, help="DLLM sampler block length (Dream: 32, SDAR: 4)")
     an.add_argument("--temperature", type=float, default=0.0)
     an.add_argument("--threshold", type=float, help="DLLM confidence threshold (paper: 0.9)")
-    an.set_defaults(handler=lambda args: eval_cmd.write_answers(args, {
+    an.set_defaults(handler=lambda args: check_output_file(args.answers_out, "--out") and eval_cmd.write_answers(args, {
         "block_length": args.block_length, "temperature": args.temperature, "threshold": args.threshold}))
 
     wr = sub.add_parser("winrate", allow_abbrev=False, help="alias of `eval --answers A.jsonl --base B.jsonl`",

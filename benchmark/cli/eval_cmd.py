@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmark.cli._common import add_checkpoint, model_args, names, positive
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import EVAL_TASKS
-from benchmark.core.store import dumps
+from benchmark.core.store import check_output_dir, check_output_file, dumps
 from benchmark.eval.eval_task import EvalRun, HubSource
 from benchmark.eval.judges import make_judge
 from benchmark.eval.loaders import load_answers, pair_answers
@@ -84,6 +84,10 @@ def add_judge(group) -> None:
 
 
 def main(args) -> int:
+    if args.prompts and args.answers_out is not None:
+        check_output_file(args.answers_out, "--answers-out")
+    elif args.task or args.lm_eval_tasks:
+        check_output_dir(args.out, "--out")
     if args.task:
         return evaluate_task(args)
     if args.lm_eval_tasks:

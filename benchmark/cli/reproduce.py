@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 from benchmark.cli._common import add_plugins, positive
+from benchmark.core.store import check_output_dir
 from benchmark.harness.reproduce import REPRODUCTIONS
 
 
@@ -22,9 +25,11 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    check_output_dir(args.out, "--out")
 
-    table = REPRODUCTIONS[args.name](args.suite, args.out, train=args.train, pairs=args.pairs,
-                                     k=args.estimates, cache_dir=args.cache_dir)
+    with contextlib.redirect_stdout(sys.stderr):  # training logs go to stderr; stdout is the table
+        table = REPRODUCTIONS[args.name](args.suite, args.out, train=args.train, pairs=args.pairs,
+                                         k=args.estimates, cache_dir=args.cache_dir)
     print(table.to_markdown(index=False, floatfmt=".4g"))
     print(f"written: {args.out / (args.name + '.csv')}")
     return 0

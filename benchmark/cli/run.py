@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 from benchmark.cli._common import add_plugins, names, positive
+from benchmark.core.store import check_output_dir
 from benchmark.harness.leaderboard import to_markdown
 from benchmark.harness.paper import dry_run
 from benchmark.harness.runner import RunConfig, run
@@ -33,6 +35,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    check_output_dir(args.out, "--out")
     if args.suite == "paper":
 
         lines, missing = dry_run(args.data_dir, args.seeds)
@@ -52,7 +55,8 @@ def main(args) -> int:
     cfg = RunConfig(suite=args.suite, methods=None if args.all else args.methods, tasks=args.tasks,
                     seeds=args.seeds, out=args.out, force=args.force, rebuild=args.rebuild,
                     keep_models=args.keep_models, cache_dir=args.cache_dir)
-    board = run(cfg)
+    with contextlib.redirect_stdout(sys.stderr):  # trainers' loss dictionaries and progress: not the table
+        board = run(cfg)
     print(to_markdown(board))
     print(f"results: {args.out / args.suite}/ (leaderboard.md, .csv, .json; cells/)")
     return 0

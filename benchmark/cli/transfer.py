@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.cli._common import gamma, positive
+from benchmark.core.store import check_output_dir
 
 
 def add_parser(sub) -> None:
@@ -33,6 +34,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    check_output_dir(args.out.parent, "--out")
     from benchmark.align.armap import transfer
 
     manifest = transfer(args.student, args.out, args.gamma, lora=args.lora, aligned=args.aligned, base=args.base,

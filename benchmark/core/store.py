@@ -24,11 +24,13 @@ import logging
 import math
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are as readable as any file the user writes
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -48,6 +51,131 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def cache_root() -> Path:
+    """The project's cache: ``$DLLM_BENCH_CACHE``, else ``$XDG_CACHE_HOME/dllm-align-bench``, else
+    ``~/.cache/dllm-align-bench``. A path that exists as a file is an error naming the variable."""
+    if os.environ.get("DLLM_BENCH_CACHE"):
+        root, source = Path(os.environ["DLLM_BENCH_CACHE"]), "$DLLM_BENCH_CACHE"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME")
+        root = Path(base or Path.home() / ".cache") / "dllm-align-bench"
+        source = "$XDG_CACHE_HOME" if base else "the cache folder"
+    if root.exists() and not root.is_dir():
+        raise BenchmarkError(f"{source} {root}: is a file, not a folder")
+    return root
+
+
+# ------------------------------------------------------------------ work folders and locks
+OWNER_FILE = ".owner"
+
+
+def make_work_dir(parent: Path, prefix: str) -> Path:
+    """A temporary folder under ``parent`` that records its owner (host and pid), so that a later run can
+    tell a folder left by a killed process (removed) from one in use by a live process (kept)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    (tmp / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    return tmp
+
+
+def _owner_alive(folder: Path) -> bool:
+    try:
+        host, pid = (folder / OWNER_FILE).read_text().split()
+        pid = int(pid)
+    except (OSError, ValueError):
+        return False  # no owner recorded (an older version) or unreadable: treat as left behind
+    if host != socket.gethostname():
+        return True  # another machine's process on shared storage: never ours to remove
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_work_dirs(parent: Path, pattern: str) -> list[Path]:
+    """Remove the folders matching ``pattern`` whose owner process is gone; return them."""
+    removed = []
+    for folder in sorted(Path(parent).glob(pattern)) if Path(parent).is_dir() else []:
+        if folder.is_dir() and not _owner_alive(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+class FolderLock:
+    """An exclusive ``flock`` on ``<folder>/.lock`` for as long as the context lasts; a second process
+    gets a clear error at once instead of racing on the same files."""
+
+    def __init__(self, folder: Path, what: str) -> None:
+        self.path, self.what = Path(folder) / ".lock", what
+
+    def __enter__(self) -> FolderLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "another process"
+            self._fh.close()
+            raise BenchmarkError(f"{self.path.parent} is in use by {holder} ({self.what}); wait for it to "
+                                 "finish or use another --out") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()
+
+
+MIN_FREE_BYTES = 64 << 20  # refuse to start a run that could not even write its records
+
+
+def _writable_ancestor(path: Path, flag: str) -> Path:
+    """The nearest existing folder at or above ``path``; an error if it cannot take new files."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BenchmarkError(f"{flag} {path}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BenchmarkError(f"{flag} {path}: {probe} is not writable")
+    free = shutil.disk_usage(probe).free
+    if free < MIN_FREE_BYTES:
+        raise BenchmarkError(f"{flag} {path}: only {free >> 20} MiB free on the disk of {probe}")
+    return probe
+
+
+def check_output_dir(path: str | Path, flag: str) -> Path:
+    """Fail before any work if ``path`` cannot become (or is not) a writable folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BenchmarkError(f"{flag} {path}: is a file, not a folder")
+    _writable_ancestor(path, flag)
+    return path
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """Fail before any work if ``path`` cannot be written as a file (it is a folder, or its folder cannot be made)."""
+    path = Path(path)
+    if path.is_dir():
+        raise BenchmarkError(f"{flag} {path}: is a folder; name the file to write")
+    _writable_ancestor(path.parent, flag)
+    return path
 
 
 def finite_json(obj):
@@ -64,6 +192,15 @@ def finite_json(obj):
 def dumps(obj, **kwargs) -> str:
     """``json.dumps`` that never writes NaN (see ``finite_json``)."""
     return json.dumps(finite_json(obj), allow_nan=False, **kwargs)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+RECORD_FIELDS = ("cell", "metrics", "main_metric", "cost")
 
 
 @dataclass(frozen=True)
@@ -99,8 +236,16 @@ class ResultStore:
             return None
 
     def is_done(self, key: CellKey, cfg_hash: str) -> bool:
+        """Stored with this config hash, with a readable samples file (a truncated one reruns the cell)."""
         record = self.load(key)
-        return bool(record) and record.get("config_hash") == cfg_hash and self.samples_path(key).is_file()
+        if not (record and record.get("config_hash") == cfg_hash and self.samples_path(key).is_file()):
+            return False
+        try:
+            self.samples(key)
+        except BenchmarkError as exc:
+            log.warning("%s; the cell will be rerun", exc)
+            return False
+        return True
 
     def write(self, key: CellKey, record: dict, samples: list[dict]) -> Path:
         atomic_write_text(self.samples_path(key), "".join(dumps(s) + "\n" for s in samples))
@@ -110,15 +255,35 @@ class ResultStore:
 
     def samples(self, key: CellKey) -> list[dict]:
         path = self.samples_path(key)
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        out = []
+        for lineno, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise BenchmarkError(f"{path}:{lineno}: unreadable sample ({exc.msg}; truncated file?)") from exc
+        return out
 
     def records(self) -> Iterator[tuple[Path, dict]]:
-        """Every complete record under this store, in a stable order."""
+        """Every complete record under this store, in a stable order; unreadable or incomplete files are
+        skipped with a warning naming the file (and counted in ``self.skipped``)."""
+        self.skipped: list[str] = []
         for path in sorted((self.root / "cells").glob("*/*/*/seed*.json")):
             try:
-                yield path, json.loads(path.read_text())
+                record = json.loads(path.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                self.skipped.append(f"{path}: unreadable ({exc})")
                 log.warning("skipping unreadable result file %s (%s)", path, exc)
+                continue
+            missing = [f for f in RECORD_FIELDS if not isinstance(record, dict) or f not in record]
+            if not missing and record["main_metric"] not in record["metrics"]:
+                missing = [f"metrics.{record['main_metric']}"]
+            if missing:
+                self.skipped.append(f"{path}: missing field(s) {', '.join(missing)}")
+                log.warning("skipping result file %s: missing field(s) %s", path, ", ".join(missing))
+                continue
+            yield path, record
 
 
 class SharedArtifacts:
@@ -136,9 +301,11 @@ class SharedArtifacts:
         self.root.mkdir(parents=True, exist_ok=True)
         if final.exists():  # a folder without meta.json is a leftover of an interrupted build
             shutil.rmtree(final)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))
+        remove_stale_work_dirs(self.root, f".{name}-*")
+        tmp = make_work_dir(self.root, f".{name}-")
         try:
             meta = {"key": key, **build(tmp)}
+            (tmp / OWNER_FILE).unlink(missing_ok=True)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
             tmp.rename(final)
         except BaseException:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import Registry
-from benchmark.core.store import atomic_write_text
+from benchmark.core.store import atomic_write_text, cache_root
 from benchmark.models.loading import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class OpenAIJudge(Judge):
             key_env = "JUDGE_API_KEY" if env.get("JUDGE_API_KEY") else "OPENAI_API_KEY"
         self.key_env, self.timeout, self.retries, self.parse_retries = key_env, timeout, retries, parse_retries
         self.explicit_url = base_url is not None
-        self.cache_dir = Path(cache_dir or _cache_root() / "judgments")
+        self.cache_dir = Path(cache_dir or cache_root() / "judgments")
         self.unparsed = 0  # verdicts that did not parse after every retry (reported, not cached)
 
     def describe(self) -> dict:
@@ -177,13 +177,6 @@ class OpenAIJudge(Judge):
         raise BenchmarkError(f"judge 'openai' at {self.base_url}: no answer after {self.retries + 1} tries ({err})")
 
 
-def _cache_root() -> Path:
-    """The project's cache: $DLLM_BENCH_CACHE, else $XDG_CACHE_HOME/dllm-align-bench, else ~/.cache/..."""
-    if os.environ.get("DLLM_BENCH_CACHE"):
-        return Path(os.environ["DLLM_BENCH_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dllm-align-bench"
-
-
 def _host(url: str) -> str:
     from urllib.parse import urlsplit
 
@@ -241,7 +234,8 @@ def make_judge(name: str, model: str | None = None) -> Judge:
     cls = JUDGES.get(name)
     if name == "reward-model":
         if not model:
-            raise ValueError("the reward-model judge needs a model folder (--judge-model / --set judge_model=DIR)")
+            raise BenchmarkError("the reward-model judge needs a model folder (--judge-model DIR, or --set "
+                                 "judge_model=DIR with eval --task)")
         return cls(model)
     if name == "openai":
         return cls(model=model)

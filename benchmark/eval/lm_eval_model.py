@@ -14,6 +14,7 @@ TruthfulQA script reads one position off, which tests/test_lm_eval.py would catc
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tqdm.auto import tqdm
 
 import benchmark.eval  # noqa: F401
 from benchmark.core.api import SamplerSettings
+from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
 from benchmark.models.elbo import EstimatorConfig, elbo, token_log_probs
 from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
@@ -38,6 +40,26 @@ class Request:
         self.args = args
 
 
+# Arguments lm-eval's own command line adds to every model (create_from_arg_string's additional_config).
+LM_EVAL_EXTRA_ARGS = ("max_batch_size",)
+
+
+def _refuse_unknown(unknown: dict) -> None:
+    """A misspelt model argument (``blok_length``) must not be ignored and recorded as if it were used."""
+    import difflib
+    import inspect
+
+    bad = [k for k in unknown if k not in LM_EVAL_EXTRA_ARGS]
+    if not bad:
+        return
+    known = [p for p in inspect.signature(BenchLM.__init__).parameters if p not in ("self", "unknown")]
+    hints = []
+    for name in bad:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise BenchmarkError(f"--model-args: unknown argument(s) {', '.join(hints)}; known: {', '.join(known)}")
+
+
 class BenchLM(LM):
     """Both model kinds behind lm-eval's three request types; batched."""
 
@@ -47,28 +69,35 @@ class BenchLM(LM):
                  block_length: int | None = None, temperature: float = 0.0, top_p: float = 1.0,
                  order: str = "confidence", threshold: float | None = None, max_new_tokens: int = 256,
                  shift: bool | None = None, batch_size: int = 16, max_rows: int = 512, seed: int = 0,
-                 device: str = "auto", dtype: str = "auto", block_attention: int | None = None, **_: object) -> None:
+                 device: str = "auto", dtype: str = "auto", block_attention: int | None = None,
+                 **unknown: object) -> None:
         super().__init__()
+        _refuse_unknown(unknown)  # every check below runs before the model is loaded
         if likelihood not in ("elbo", "one_pass"):
-            raise ValueError(f"likelihood must be 'elbo' or 'one_pass', got {likelihood!r}")
+            raise BenchmarkError(f"--model-args likelihood must be 'elbo' or 'one_pass', got {likelihood!r}")
         self.path = Path(pretrained)
+        if device not in ("auto", "cpu") and str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise BenchmarkError(f"--model-args device={device}: this machine has no CUDA device (use device=auto)")
         self._device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                     "cpu" if device == "auto" else device)  # lm-eval's LM.device reads it
         if dtype == "auto":  # bf16 where the hardware has it, fp32 on CPUs (exact, and what tests compare)
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         if dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+            raise BenchmarkError(f"--model-args dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+        if not (self.path / "config.json").is_file():
+            raise BenchmarkError(f"{self.path}: not a model folder (no config.json)")
         if block_attention is None and self.kind == "dllm":
             block_attention = default_block_attention(self.path)  # SDAR: block-causal, block 4
         if shift is None:  # Dream keeps the AR shift; block-diffusion models (SDAR) predict in place
             shift = block_attention is None
         self.block_attention = block_attention
-        self.model = load_model(self.path, self.kind, getattr(torch, dtype), block_attention).to(self.device)
         self.tok = load_tokenizer(self.path)
-        self.mask_id = self.tok.mask_token_id if self.tok.mask_token_id is not None else getattr(
-            self.model.config, "mask_token_id", None)
+        config_mask = json.loads((self.path / "config.json").read_text()).get("mask_token_id")
+        self.mask_id = self.tok.mask_token_id if self.tok.mask_token_id is not None else config_mask
         if self.kind == "dllm" and self.mask_id is None:
-            raise ValueError(f"{self.path}: no mask token (tokenizer.mask_token or config.mask_token_id)")
+            raise BenchmarkError(f"{self.path}: a DLLM needs a mask token, but neither the tokenizer (mask_token) "
+                                 "nor config.json (mask_token_id) names one; is this an AR checkpoint (--kind ar)?")
+        self.model = load_model(self.path, self.kind, getattr(torch, dtype), block_attention).to(self.device)
         self.estimator = EstimatorConfig(n=int(mc_num), n_t=int(mc_num), n_yt=1, antithetic=True)
         self.likelihood, self.shift = likelihood, bool(shift)
         self.max_new_tokens, self.batch_size, self.max_rows = int(max_new_tokens), int(batch_size), int(max_rows)

@@ -59,6 +59,8 @@ class PairwiseTask(EvalTask):
         if opts["protocol"] not in ("fair", "armap"):
             raise DataError(f"--set protocol={opts['protocol']!r}: choose fair or armap")
         JUDGES.get(opts["judge"])  # an unknown judge is an error with suggestions
+        if opts["judge"] == "reward-model" and not opts["judge_model"]:
+            raise DataError("--set judge=reward-model needs --set judge_model=DIR (a sequence-classification model)")
         load_answers(opts["base"], opts["allow_empty"])  # malformed rows are reported before generating
 
     def evaluate(self, lm, items: list[str], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:

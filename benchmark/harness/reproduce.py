@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
 from benchmark.core.api import AlignContext, FamilyContext
 from benchmark.core.cost import CostMeter
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS
-from benchmark.core.store import SharedArtifacts, atomic_write_text
+from benchmark.core.store import FolderLock, SharedArtifacts, atomic_write_text, make_work_dir, remove_stale_work_dirs
 from benchmark.eval.scoring import evaluate
 from benchmark.harness import suites as _suites  # noqa: F401
 from benchmark.models.loading import load_model, load_tokenizer
@@ -39,6 +41,27 @@ def paper_numbers() -> dict:
 def vrpo_ablation(suite_name: str, out: Path, train: bool = False, pairs: int = 128, k: int = 8,
                   cache_dir: Path | None = None, seed: int = 0):
     """Write ``out/vrpo-ablation.csv`` and return it as a DataFrame."""
+    suite = SUITES.get(suite_name)
+    supported = [n for n in SUITES.names() if all(t in TASKS for t in SUITES.get(n).tasks)
+                 and all(f in FAMILIES for f in SUITES.get(n).families)]
+    if suite_name not in supported:
+        raise BenchmarkError(f"reproduce vrpo-ablation measures a suite's own DLLM on its preference tasks; suite "
+                             f"{suite_name!r} has none it can build here (tasks {list(suite.tasks)}, families "
+                             f"{list(suite.families)}). Suites it supports: {', '.join(supported)}")
+    tasks = [TASKS.get(n)() for n in suite.tasks]
+    pair = FAMILIES.get(suite.families[0])().prepare(FamilyContext(tasks, Path(cache_dir or default_cache_dir())))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out / suite.name, "`reproduce vrpo-ablation`"):
+        remove_stale_work_dirs(out / suite.name, ".reproduce-*")
+        work = make_work_dir(out / suite.name, ".reproduce-")
+        try:  # a fresh work folder per call: a second call reruns instead of tripping over the first's files
+            return _vrpo_ablation(suite, tasks, pair, out, work, train, pairs, k, seed)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _vrpo_ablation(suite, tasks, pair, out: Path, work: Path, train: bool, pairs: int, k: int, seed: int):
     import pandas as pd
     import torch
 
@@ -46,12 +69,6 @@ def vrpo_ablation(suite_name: str, out: Path, train: bool = False, pairs: int = 
     from benchmark.models.batching import diffusion_batch
     from benchmark.models.elbo import EstimatorConfig
 
-    suite = SUITES.get(suite_name)
-    tasks = [TASKS.get(n)() for n in suite.tasks]
-    pair = FAMILIES.get(suite.families[0])().prepare(FamilyContext(tasks, Path(cache_dir or default_cache_dir())))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / suite.name / "reproduce-work"
     shared = SharedArtifacts(out / suite.name / "artifacts")
 
     # 1. Preference pairs: held-out pairs of every suite task, `pairs` in all.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -17,10 +16,20 @@ from pathlib import Path
 
 from benchmark.core.api import AlignContext, FamilyContext, Method, Task
 from benchmark.core.cost import CostMeter
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
 from benchmark.core.provenance import git_revision, hardware, package_versions, source_of
 from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
-from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
+from benchmark.core.store import (
+    OWNER_FILE,
+    SCHEMA_VERSION,
+    CellKey,
+    FolderLock,
+    ResultStore,
+    SharedArtifacts,
+    make_work_dir,
+    remove_stale_work_dirs,
+)
 from benchmark.eval.scoring import evaluate
 from benchmark.harness import suites as _suites  # noqa: F401  (registers the built-in suites)
 from benchmark.harness.leaderboard import write_leaderboard
@@ -65,24 +74,31 @@ def resolve(names: list[str] | None, default: list[str], registry, flag: str) ->
 
 
 def run(cfg: RunConfig):
-    """Run every missing cell, then rebuild and return the leaderboard (a pandas DataFrame)."""
-    import torch
-    from tqdm.auto import tqdm
+    """Run every missing cell, then rebuild and return the leaderboard (a pandas DataFrame).
 
-    from benchmark.models.generation import generate_answers
-
+    The result folder is locked for the run: a second ``run`` on it stops at once with a message."""
     suite = SUITES.get(cfg.suite)
     method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
     task_names = resolve(cfg.tasks, list(suite.tasks), TASKS, "--tasks")
     method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
     methods: dict[str, Method] = {n: METHODS.get(n)(cfg.method_configs.get(n)) for n in method_names}
     tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
-    sources = {n: source_of(type(m)) for n, m in methods.items()}
     store_root = Path(cfg.out) / suite.name
     store_root.mkdir(parents=True, exist_ok=True)
-    for stale in store_root.glob(".work-*"):  # work folders of a run that was killed; never results
-        shutil.rmtree(stale, ignore_errors=True)
+    with FolderLock(store_root, f"`run --suite {suite.name}`"):
+        return _run_locked(cfg, suite, method_names, task_names, methods, tasks, store_root)
+
+
+def _run_locked(cfg: RunConfig, suite, method_names, task_names, methods, tasks, store_root: Path):
+    import torch
+    from tqdm.auto import tqdm
+
+    from benchmark.models.generation import generate_answers
+
+    for stale in remove_stale_work_dirs(store_root, ".work-*"):  # left by a killed run; never results
+        log.info("removed %s, left by an interrupted run", stale)
     store, shared = ResultStore(store_root), SharedArtifacts(store_root / "artifacts")
+    sources = {n: source_of(type(m)) for n, m in methods.items()}
     versions, revision, machine = package_versions(), git_revision(), hardware()
     corpus_tasks = [TASKS.get(n)() for n in suite.tasks]
 
@@ -113,12 +129,20 @@ def run(cfg: RunConfig):
         base_samples = None
         if method_name != REFERENCE_METHOD:
             base_samples = store.samples(CellKey(suite.name, family_name, REFERENCE_METHOD, task_name, seed))
-        workdir = Path(tempfile.mkdtemp(prefix=f".work-{method_name}-", dir=store_root))
+        workdir = make_work_dir(store_root, f".work-{method_name}-")
         try:
             torch.manual_seed(seed)
             with CostMeter() as align_cost:
                 ctx = AlignContext(pair, task, data, suite.budget, seed, workdir, shared, align_cost)
-                aligned = method.align(ctx)
+                try:
+                    aligned = method.align(ctx)
+                except (BenchmarkError, KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:  # a plugin's bug: name the method and the cell, keep the cause
+                    log.debug("traceback of %s", key.label(), exc_info=True)
+                    raise BenchmarkError(f"method {method_name!r} ({type(method).__module__}) failed in cell "
+                                         f"{key.label()}: {type(exc).__name__}: {exc} (-v shows the traceback)"
+                                         ) from exc
             with CostMeter() as eval_cost:
                 answers = generate_answers(aligned, pair, [i.prompt for i in data.eval], seed)
             metrics, samples = evaluate(task, data.eval, answers, base_samples)
@@ -137,6 +161,7 @@ def run(cfg: RunConfig):
                      f"{metrics['win_rate']['value']:.1f}" if "win_rate" in metrics else "-", align_cost.wall_s)
         finally:
             if cfg.keep_models:
+                (workdir / OWNER_FILE).unlink(missing_ok=True)
                 keep = store_root / "models" / key.label()
                 shutil.rmtree(keep, ignore_errors=True)
                 keep.parent.mkdir(parents=True, exist_ok=True)

@@ -11,13 +11,14 @@ import json
 import logging
 import random
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmark.core.api import Family, FamilyContext, ModelPair, SamplerSettings
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
 from benchmark.core.registry import register_family
+from benchmark.core.store import OWNER_FILE, cache_root, make_work_dir, remove_stale_work_dirs
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,29 @@ def build_tiny_family(cfg: TinyConfig, corpus: list[tuple[str, str]], out_dir: P
 
 
 def default_cache_dir() -> Path:
-    import os
-    return Path(os.environ.get("DLLM_BENCH_CACHE", Path.home() / ".cache" / "dllm-align-bench"))
+    """``$DLLM_BENCH_CACHE``, else ``$XDG_CACHE_HOME/dllm-align-bench``, else ``~/.cache/dllm-align-bench``."""
+    return cache_root()
+
+
+FAMILY_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def check_family_cache(final: Path) -> None:
+    """A cached build must be complete and readable; a damaged one says how to rebuild it."""
+    problems = []
+    for sub in ("ar", "dllm"):
+        for name in FAMILY_FILES:
+            f = final / sub / name
+            if not f.is_file() or f.stat().st_size == 0:
+                problems.append(f"{sub}/{name} is missing or empty")
+            elif name.endswith(".json"):
+                try:
+                    json.loads(f.read_text())
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    problems.append(f"{sub}/{name} is not valid JSON (truncated?)")
+    if problems:
+        raise BenchmarkError(f"the cached family {final} is damaged: {'; '.join(problems)}. Rebuild it with "
+                             "--rebuild (or delete the folder)")
 
 
 @register_family("tiny")
@@ -145,10 +167,13 @@ class TinyFamily(Family):
             if not corpus:
                 raise ValueError("the tiny family needs at least one task with a text corpus (Task.corpus)")
             final.parent.mkdir(parents=True, exist_ok=True)
+            for stale in remove_stale_work_dirs(final.parent, ".build-*"):
+                log.info("removed %s, left by an interrupted build", stale)
             log.info("building %s family %s (one-off, cached at %s)", self.name, digest, final)
-            tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+            tmp = make_work_dir(final.parent, ".build-")
             try:
                 build_tiny_family(self.config, corpus, tmp)
+                (tmp / OWNER_FILE).unlink()
                 if final.exists():  # another process finished first
                     shutil.rmtree(tmp)
                 else:
@@ -156,10 +181,12 @@ class TinyFamily(Family):
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        from transformers import AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(final / "dllm")
+        check_family_cache(final)
+        mask = json.loads((final / "dllm" / "config.json").read_text()).get("mask_token_id")
+        if mask is None:
+            raise BenchmarkError(f"{final / 'dllm' / 'config.json'}: no field 'mask_token_id'; rebuild with --rebuild")
         return ModelPair(
-            family=self.name, ar_path=final / "ar", dllm_path=final / "dllm", mask_token_id=tok.mask_token_id,
+            family=self.name, ar_path=final / "ar", dllm_path=final / "dllm", mask_token_id=int(mask),
             shift=True, default_gamma=self.config.default_gamma,
             sampler=SamplerSettings(max_new_tokens=self.config.region_len, steps=self.config.region_len),
             build_hash=digest, chat_prompt=CHAT_PROMPT,
