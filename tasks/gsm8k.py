@@ -12,5 +12,6 @@ from benchmark.eval.math_answers import FinalAnswerTask
 @register_eval_task("gsm8k")
 class GSM8KTask(FinalAnswerTask):
     name = "gsm8k"
-    description = "GSM8K: final-answer accuracy (boxed, #### or last number), mean over samples"
+    description = "GSM8K: final-answer accuracy (boxed, else lm-eval strict, else flexible) + lm-eval's two"
+    version = "2"  # lm-eval's extraction rules; empty boxes skipped
     hub = HubSource("openai/gsm8k", "main", "test")

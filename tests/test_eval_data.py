@@ -207,3 +207,15 @@ def test_a_prompt_answered_twice_is_an_error_naming_both_lines(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(DataError, match=rf"{path}:3: the prompt 'q1' already has an answer at {path}:1"):
         load_answers(path)
+
+
+def test_an_unclosed_quote_is_reported_at_the_line_that_opens_it(tmp_path):
+    from benchmark.core.data import iter_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text('a,b\n1,2\n3,"4\n5,6\n7,8\n')
+    with pytest.raises(DataError, match=r"t.csv:3: malformed CSV .*never closed"):
+        list(iter_csv(path))
+    path.write_text('a,b\n1,2\n3\n')
+    with pytest.raises(DataError, match=r"t.csv:3: wrong number of fields"):
+        list(iter_csv(path))

@@ -50,3 +50,23 @@ def test_malformed_rows(tmp_path):
     path.write_text(json.dumps({"prompt": "x", "instruction_id_list": ["a"], "kwargs": [{}, {}]}) + "\n")
     with pytest.raises(DataError, match=r"ifeval.jsonl:1: field 'kwargs' must be a list of objects, one per"):
         load_ifeval(path)
+
+
+def test_punkt_is_found_offline_and_counts_as_lm_eval():
+    """With Punkt's parameters (nltk data, or the copy llama-index-core ships) lm-eval's own sentence and word
+    counts are used; the regex stand-in would count "U.S." and "P.S." as sentence ends."""
+    assert offline_checkers() == "punkt", "install the Punkt parameters: pip install --no-deps llama-index-core"
+    import nltk
+    from lm_eval.tasks.ifeval import instructions_util
+
+    text = "I moved to the U.S. in May. It was fine. P.S. Write soon."
+    from benchmark.eval.ifeval import _RegexSentences
+
+    expected = len(nltk.tokenize.PunktTokenizer("english").tokenize(text))
+    assert instructions_util.count_sentences(text) == expected == 4  # "U.S. in May." stays one sentence
+    assert len(_RegexSentences().tokenize(text)) == 5  # what the stand-in would have counted
+    words = "Dr. Smith met Mr. Jones at 5 p.m. yesterday."
+    assert instructions_util.count_words(words) == len(nltk.tokenize.RegexpTokenizer(r"\w+").tokenize(words))
+    row = {"key": 9, "prompt": "Use fewer than 5 sentences.", "instruction_id_list":
+           ["length_constraints:number_sentences"], "kwargs": [{"relation": "less than", "num_sentences": 5}]}
+    assert score_ifeval([row], [text])["prompt_level_strict_acc"] == 100.0  # regex splitting counts 5: fail

@@ -67,17 +67,21 @@ def iter_csv(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[tuple
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # the line where the record being read begins: where an unclosed quote was opened
     try:
         missing = [f for f in required if f not in (reader.fieldnames or [])]
         if missing:
             raise DataError(f"{path}:1: missing column(s) {missing}; found {reader.fieldnames}")
+        start = reader.line_num + 1
         for row in reader:
-            where = f"{path}:{reader.line_num}"
+            where = f"{path}:{start}"
             if None in row or any(v is None for v in row.values()):
                 raise DataError(f"{where}: wrong number of fields (broken quoting?)")
             yield where, row
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from exc
+        hint = "; a quote opened in this record is never closed" if "end of data" in str(exc) else ""
+        raise DataError(f"{path}:{start}: malformed CSV ({exc}{hint})") from exc
 
 
 def read_rows(path: str | Path, parse: Callable[[dict, str], T]) -> list[T]:

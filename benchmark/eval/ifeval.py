@@ -2,9 +2,14 @@
 
 lm-eval's checkers import nltk and try to download ``punkt_tab`` at import time; with no network (and
 no nltk data) the download fails and sentence counting breaks. Their language checks use langdetect,
-which is random unless seeded: ``offline_checkers()`` seeds it, so scores repeat. ``offline_checkers()`` prevents the
-download and, only when punkt is absent, stands in regex tokenizers for sentences and words (counts can
-differ from punkt on abbreviations; the record says which was used).
+which is random unless seeded: ``offline_checkers()`` seeds it, so scores repeat.
+
+Punkt's English parameters, which lm-eval's counts need, are found without a download: nltk's own data
+path first (``$NLTK_DATA``, ``~/nltk_data``), then the copy that the PyPI wheel ``llama-index-core`` ships
+(``llama_index/core/_static/nltk_cache``, located without importing the package; ``pip install
+--no-deps llama-index-core`` is enough). Only when neither exists do regex tokenizers stand in, with a
+warning: they count "U.S." and "P.S." as sentence ends, so verdicts can differ from lm-eval's (the
+record says which was used).
 
 Data: jsonl rows of google/IFEval (``key``, ``prompt``, ``instruction_id_list``, ``kwargs``).
 """
@@ -37,11 +42,7 @@ def offline_checkers() -> str:
 
     DetectorFactory.seed = 0  # langdetect samples at random; a benchmark's scores must not
 
-    try:
-        nltk.data.find("tokenizers/punkt_tab")
-        _mode = "punkt"
-    except LookupError:
-        _mode = "regex"
+    _mode = "punkt" if _find_punkt(nltk) else "regex"
     if _mode == "regex":
         real_download = nltk.download
         nltk.download = lambda *a, **k: False  # lm-eval calls this at import; it would reach the network
@@ -51,8 +52,39 @@ def offline_checkers() -> str:
             nltk.download = real_download
         instructions_util._get_sentence_tokenizer = lambda: _RegexSentences()
         instructions_util.nltk.word_tokenize = lambda text, *a, **k: _WORD.findall(text)
-        log.info("IFEval: nltk punkt is not installed; using regex sentence and word tokenizers")
+        log.warning("IFEval: no Punkt parameters (nltk data or `pip install --no-deps llama-index-core`); regex "
+                    "sentence and word tokenizers stand in, and counts can differ from lm-eval's")
     return _mode
+
+
+def bundled_nltk_data() -> str | None:
+    """The nltk data folder inside an installed ``llama-index-core`` wheel, if there is one (not imported)."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("llama_index.core")
+    except (ImportError, ValueError):
+        return None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(root) / "_static" / "nltk_cache"
+        if (folder / "tokenizers" / "punkt_tab" / "english").is_dir():
+            return str(folder)
+    return None
+
+
+def _find_punkt(nltk) -> bool:
+    try:
+        nltk.data.find("tokenizers/punkt_tab/english/")
+        return True
+    except LookupError:
+        pass
+    bundled = bundled_nltk_data()
+    if bundled is None:
+        return False
+    nltk.data.path.append(bundled)
+    log.info("IFEval: Punkt parameters from %s", bundled)
+    return True
 
 
 def parse_ifeval_row(row: dict, where: str) -> dict:

@@ -1,5 +1,17 @@
-"""GSM8K / MATH500 scoring: the final answer (last ``\\boxed{}``, else GSM8K's ``#### n``, else the last
-number) after normalisation, several samples per question.
+"""GSM8K / MATH500 scoring, with the field's own rules, several samples per question.
+
+GSM8K reports three accuracies:
+    ``accuracy``          the last non-empty ``\\boxed{}`` (what the default prompt asks for), else lm-eval's
+                          strict rule, else its flexible rule; compared after lm-eval's normalisation
+                          (``,`` ``$`` and a final ``.`` dropped, case ignored), numbers compared as numbers;
+    ``strict_match``      lm-eval's ``gsm8k`` filter of that name: the first ``#### <number>``;
+    ``flexible_extract``  lm-eval's other filter: the last number in the answer.
+The two lm-eval metrics use lm-eval's own ``RegexFilter`` and ``exact_match`` with the task's settings,
+so they equal lm-eval's numbers on the same responses.
+
+MATH500 reports ``accuracy`` by Hugging Face's ``math-verify`` (the standard of current reasoning
+evaluations): the gold answer and the response are parsed to expressions and compared symbolically, so
+``0.5`` equals ``\\frac{1}{2}``, ``\\sqrt3`` equals ``\\sqrt{3}``, ``x = 5`` and ``5 \\text{ cm}`` equal ``5``.
 
 Data rows: GSM8K (``question``, ``answer`` ending in ``#### n``) or MATH500 (``problem``, ``answer``).
 """
@@ -12,52 +24,83 @@ from benchmark.core.data import DataError, text_field
 from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat
 from benchmark.eval.scoring import mean_and_stderr
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+# lm-eval 0.4's tasks/gsm8k/gsm8k.yaml (metadata version 3.0)
+GSM8K_STRICT = r"#### (\-?[0-9\.\,]+)"
+GSM8K_FLEXIBLE = r"(-?[$0-9.,]{2,})|(-?[0-9]+)"
+GSM8K_IGNORE = [",", "\\$", "(?s).*#### ", "\\.$"]
+GSM8K_METRICS = ("accuracy", "strict_match", "flexible_extract")
 
 
 def last_boxed(text: str) -> str | None:
-    """Contents of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    i = text.find("{", start)
-    if i < 0:
-        return None
-    depth = 0
-    for j in range(i, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        if depth == 0:
-            return text[i + 1:j]
-    return None
+    """Contents of the last non-empty ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced."""
+    found = None
+    for match in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
+        depth, start = 0, match.end() - 1
+        for j in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                inner = text[start + 1:j]
+                if inner.strip():
+                    found = inner
+                break
+    return found
+
+
+def _regex(pattern: str, group_select: int, text: str) -> str | None:
+    """lm-eval's ``RegexFilter`` on one response (``[invalid]`` -> None)."""
+    from lm_eval.filters.extraction import RegexFilter
+
+    out = list(RegexFilter(regex_pattern=pattern, group_select=group_select).apply([[text]], [None]))[0][0]
+    return None if out == "[invalid]" else out
+
+
+def _lm_eval_match(prediction: str | None, reference: str) -> float:
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+
+    if prediction is None:
+        return 0.0
+    return float(exact_match_hf_evaluate([prediction], [reference], regexes_to_ignore=GSM8K_IGNORE,
+                                         ignore_case=True)["exact_match"])
+
+
+def _gsm8k_normal(text: str) -> str:
+    for pattern in GSM8K_IGNORE:
+        text = re.sub(pattern, "", text)
+    return text.strip().lower()
 
 
 def extract_answer(text: str) -> str | None:
+    """GSM8K's final answer: the last non-empty box, else the first ``#### n``, else the last number."""
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed
-    if "####" in text:
-        return text.rsplit("####", 1)[1].strip()
-    numbers = _NUMBER.findall(text)
-    return numbers[-1] if numbers else None
+    return _regex(GSM8K_STRICT, 0, text) or _regex(GSM8K_FLEXIBLE, -1, text)
 
 
-def normalize(answer: str) -> str:
-    s = answer.strip().strip("$").strip()
-    s = re.sub(r"\\text\{([^}]*)\}", r"\1", s)
-    s = s.replace("\\left", "").replace("\\right", "").replace("\\!", "").replace("dfrac", "frac")
-    s = s.replace("tfrac", "frac").replace(" ", "").rstrip(".")
-    s = re.sub(r"\\frac(\d)(\d)", r"\\frac{\1}{\2}", s)
-    s = re.sub(r"^(-?)\\frac\{(-?\d+)\}\{(\d+)\}$", r"\1\2/\3", s)
-    if re.fullmatch(r"-?[\d,]+(\.\d+)?", s):
-        s = s.replace(",", "")
-        value = float(s)
-        s = str(int(value)) if value == int(value) else repr(value)
-    return s
-
-
-def is_correct(response: str, reference: str) -> bool:
+def gsm8k_scores(response: str, reference: str) -> dict[str, float]:
     got = extract_answer(response)
-    return got is not None and normalize(got) == normalize(reference)
+    correct = False
+    if got is not None:
+        a, b = _gsm8k_normal(got), _gsm8k_normal(reference)
+        try:
+            correct = a == b or float(a) == float(b)
+        except ValueError:
+            correct = False
+    return {"accuracy": float(correct),
+            "strict_match": _lm_eval_match(_regex(GSM8K_STRICT, 0, response), reference),
+            "flexible_extract": _lm_eval_match(_regex(GSM8K_FLEXIBLE, -1, response), reference)}
+
+
+def math_verify_correct(response: str, reference: str) -> bool:
+    """``math-verify``: the reference (boxed, so a bare expression parses as LaTeX) against the response."""
+    from math_verify import parse, verify
+
+    gold = parse(f"\\boxed{{{reference}}}") or parse(reference)
+    return bool(gold) and bool(verify(gold, parse(response)))
+
+
+def math_scores(response: str, reference: str) -> dict[str, float]:
+    return {"accuracy": float(math_verify_correct(response, reference))}
 
 
 def load_math(path) -> list[tuple[str, str]]:
@@ -69,8 +112,8 @@ def load_math(path) -> list[tuple[str, str]]:
 
 
 def math_accuracy(lm, rows: list[tuple[str, str]], prompt: str, samples: int, temperature: float,
-                  max_new_tokens: int) -> tuple[list[float], list[dict]]:
-    """Mean accuracy over ``samples`` answers per question (greedy once when temperature is 0)."""
+                  max_new_tokens: int, score=gsm8k_scores) -> tuple[list[dict[str, float]], list[dict]]:
+    """Per question, each metric's mean over ``samples`` answers (greedy once when temperature is 0)."""
     from benchmark.eval.lm_eval_model import Request
 
     samples = samples if temperature > 0 else 1
@@ -80,9 +123,10 @@ def math_accuracy(lm, rows: list[tuple[str, str]], prompt: str, samples: int, te
     per_question, records = [], []
     for i, (question, reference) in enumerate(rows):
         answers = outputs[i * samples:(i + 1) * samples]
-        correct = [is_correct(a, reference) for a in answers]
-        per_question.append(sum(correct) / len(correct))
-        records.append({"question": question, "reference": reference, "responses": answers, "correct": correct})
+        scored = [score(a, reference) for a in answers]
+        per_question.append({m: sum(s[m] for s in scored) / len(scored) for m in scored[0]})
+        records.append({"question": question, "reference": reference, "responses": answers,
+                        "correct": [bool(s["accuracy"]) for s in scored], "scores": scored})
     return per_question, records
 
 
@@ -98,6 +142,7 @@ class FinalAnswerTask(EvalTask):
     """
 
     identity_options = ("samples", "temperature", "chat")
+    scorer = "gsm8k"  # or "math" (math-verify)
     options = {
         "samples": Option(4, "answers per question", int),
         "temperature": Option(0.7, "sampling temperature (0: one greedy answer)", float),
@@ -125,10 +170,18 @@ class FinalAnswerTask(EvalTask):
         o = run.options
         rows = [((chat(lm, o["prompt"].format(q=q)) if o["chat"] else o["prompt"].format(q=q)), ref)
                 for q, ref in items]
-        per_question, records = math_accuracy(lm, rows, "{q}", o["samples"], o["temperature"], o["max_new_tokens"])
+        score = gsm8k_scores if self.scorer == "gsm8k" else math_scores
+        per_question, records = math_accuracy(lm, rows, "{q}", o["samples"], o["temperature"], o["max_new_tokens"],
+                                              score)
         for record, (question, _) in zip(records, items):
             record["question"] = question
-        mean, se = mean_and_stderr(per_question)
-        return {"accuracy": {"value": 100 * mean, "stderr": 100 * se, "higher_is_better": True,
-                             "display": "Accuracy (mean over samples)"}}, records
+        displays = {"accuracy": "Accuracy (mean over samples)" if self.scorer == "gsm8k" else
+                    "Accuracy by math-verify (mean over samples)",
+                    "strict_match": "lm-eval strict-match", "flexible_extract": "lm-eval flexible-extract"}
+        metrics = {}
+        for name in per_question[0]:
+            mean, se = mean_and_stderr([q[name] for q in per_question])
+            metrics[name] = {"value": 100 * mean, "stderr": 100 * se, "higher_is_better": True,
+                             "display": displays[name]}
+        return metrics, records
 
