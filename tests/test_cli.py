@@ -68,3 +68,14 @@ def test_eval_needs_exactly_one_form(capsys):
     assert "one of the arguments --task --lm-eval --prompts --answers is required" in capsys.readouterr().err
     assert main(["eval", "--answers", "a.jsonl"]) == 2
     assert "--answers needs --base" in capsys.readouterr().err
+
+
+def test_import_benchmark_registers_the_lm_eval_models_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, benchmark; from lm_eval.api.registry import model_registry; "
+            "assert {'dllm', 'bench-ar'} <= set(model_registry.keys()); "
+            "assert 'torch' not in sys.modules, 'registration must stay lazy'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]

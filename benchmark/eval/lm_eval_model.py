@@ -22,7 +22,7 @@ import torch
 from lm_eval.api.model import LM
 from tqdm.auto import tqdm
 
-import benchmark.eval  # noqa: F401
+import benchmark
 from benchmark.core.api import SamplerSettings
 from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
@@ -233,4 +233,4 @@ class BenchARLM(BenchLM):
 def register_with_lm_eval() -> None:
     """Add "dllm" and "bench-ar" to lm-eval's model registry (idempotent; ``import benchmark.eval`` does it,
     and so did importing this module)."""
-    benchmark.eval.register_lazily()
+    benchmark.register_lazily()
