@@ -79,3 +79,14 @@ def test_import_benchmark_registers_the_lm_eval_models_without_torch():
             "assert 'torch' not in sys.modules, 'registration must stay lazy'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-1500:]
+
+
+def test_threads_flag_sets_torch_threads_and_is_recorded(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from benchmark.cli import main, set_threads; set_threads(1); "
+            "from benchmark.core.provenance import apply_threads, hardware; apply_threads(); "
+            "assert torch.get_num_threads() == 1 and hardware()['torch']['threads'] == 1")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]

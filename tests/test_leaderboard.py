@@ -42,7 +42,9 @@ def test_means_ci_average_rank(store):
     assert board.loc["good", "average"] == pytest.approx(60.0)
     # per-seed averages of base: 30, 40, 50 -> sd 10
     assert board.loc["base", "average_ci95"] == pytest.approx(T_975_2DF * 10 / 3 ** 0.5)
-    assert board.loc["good", "rank"] == 1 and board.loc["base", "rank"] == 2
+    # without per-prompt samples the intervals are Student-t over seeds; they overlap, so both share 1-2
+    assert board.loc["good", "rank"] == "1-2" and board.loc["base", "rank"] == "1-2"
+    assert not board["paired_statistics"].any()
     assert board.loc["good", "t1_win"] == pytest.approx(75.0)
     assert board.loc["good", "align_s"] == pytest.approx(2.0)
 
@@ -62,10 +64,10 @@ def test_one_seed_has_no_ci(tmp_path):
 def test_files_written(store):
     write_leaderboard(store)
     md = (store / "leaderboard.md").read_text()
-    assert "| 1 | fam | good | 60.0 ± 24.8 |" in md
+    assert "| 1-2 | fam | good | 60.0 [35.2, 84.8] |" in md and "Student-t over seeds" in md
     rows = json.loads((store / "leaderboard.json").read_text())
     assert [r["method"] for r in rows] == ["good", "base"]
-    assert (store / "leaderboard.csv").read_text().startswith("family,method,t1,t1_ci95,t1_win")
+    assert (store / "leaderboard.csv").read_text().startswith("family,method,t1,t1_win,t1_lo,t1_hi,t1_ci95")
 
 
 def test_unreadable_file_is_skipped_not_fatal(store):

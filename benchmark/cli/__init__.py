@@ -11,6 +11,7 @@
     python -m benchmark reproduce vrpo-ablation --suite tiny --out results [--train]
     python -m benchmark list [--json]
     python -m benchmark leaderboard --out results
+    python -m benchmark compare results-a/ results-b/   # do two folders agree within their intervals?
 
 This is the top layer: it may import everything below it, but imports a command's engine only when the
 command runs, so ``--help`` and ``list`` stay fast.
@@ -20,15 +21,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
-from benchmark.cli import aliases, eval_cmd, leaderboard, listing, reproduce, run, transfer
+from benchmark.cli import aliases, compare, eval_cmd, leaderboard, listing, reproduce, run, transfer
+from benchmark.cli._common import positive
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.provenance import cores_available
 from benchmark.core.registry import PluginError, RegistryError, load_plugin_file
 
-COMMANDS = (run, listing, eval_cmd, transfer, reproduce, leaderboard, aliases)
+COMMANDS = (run, listing, eval_cmd, transfer, reproduce, leaderboard, compare, aliases)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py",
                         help="import a Python file that registers methods/tasks/families (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--threads", type=positive, default=None, metavar="N",
+                        help="torch CPU threads (default: the cores available to this process); recorded in "
+                             "every cell. One thread per process is fastest on a loaded machine")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_parser(sub)
     return parser
+
+
+def set_threads(threads: int | None) -> int:
+    """Fix the CPU thread count before any library starts its pools (torch is only imported if it already
+    is, or later by the command itself, which then reads these variables)."""
+    n = threads or cores_available()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    os.environ["DLLM_BENCH_THREADS"] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    return n
 
 
 def _terminate(signum, frame) -> None:
@@ -56,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "datasets", "transformers", "trl", "peft", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
+    set_threads(args.threads)
     try:
         for path in args.plugins + getattr(args, "run_plugins", []):
             load_plugin_file(path)

@@ -55,12 +55,27 @@ def cpu_info() -> dict:
                 flags = set(value.split())
     except OSError:
         pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
     return {"model": model, "machine": platform.machine(), "flags": [f for f in CPU_FLAGS if f in flags],
-            "cores_available": cores}
+            "cores_available": cores_available()}
+
+
+def cores_available() -> int:
+    """The CPU cores this process may run on (its affinity mask), not the machine's total."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def apply_threads() -> int:
+    """torch's intra-op thread count from ``$DLLM_BENCH_THREADS`` (the command line's ``--threads``, default
+    the cores available); without the variable (library use) torch's own setting is left alone."""
+    import torch
+
+    wanted = os.environ.get("DLLM_BENCH_THREADS")
+    if wanted and torch.get_num_threads() != int(wanted):
+        torch.set_num_threads(int(wanted))
+    return torch.get_num_threads()
 
 
 def torch_runtime() -> dict:

@@ -18,7 +18,7 @@ from benchmark.core.api import AlignContext, FamilyContext, Method, Task
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
-from benchmark.core.provenance import git_revision, hardware, package_versions, source_of
+from benchmark.core.provenance import apply_threads, git_revision, hardware, package_versions, source_of
 from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
 from benchmark.core.store import (
     OWNER_FILE,
@@ -99,6 +99,7 @@ def _run_locked(cfg: RunConfig, suite, method_names, task_names, methods, tasks,
         log.info("removed %s, left by an interrupted run", stale)
     store, shared = ResultStore(store_root), SharedArtifacts(store_root / "artifacts")
     sources = {n: source_of(type(m)) for n, m in methods.items()}
+    apply_threads()
     versions, revision, machine = package_versions(), git_revision(), hardware()
     corpus_tasks = [TASKS.get(n)() for n in suite.tasks]
 

@@ -1,0 +1,175 @@
+"""Paired statistics for the leaderboard, from the per-prompt scores in the cells' samples files.
+
+Every method of a suite is evaluated on the same prompts of each (task, seed), so methods are compared
+paired:
+
+- **Interval** (95%): a two-level bootstrap. Each resample draws the seeds with replacement and, within
+  each drawn seed, the prompts with replacement; a method's score is the mean over the drawn items. So
+  the interval holds both the training noise (seeds) and the finite eval set (prompts). The same draws
+  are used for every method of the group and for every task of a resample, so the ``average`` interval
+  and the differences come from the same resampling.
+- **Paired difference** to a reference method (``base``, ``ar-map``): the mean of per-item differences,
+  its interval from the same bootstrap, and a two-sided p-value from a paired permutation test (each
+  item's pair of scores swapped at random, i.e. the difference's sign flipped).
+- **Rank ranges** (Chatbot Arena's rule): a method's best rank is 1 + the number of methods whose lower
+  bound is above its upper bound; its worst rank is the number of methods whose upper bound is not below
+  its lower bound. Overlapping intervals give ranges such as ``1-3``.
+
+Resampling is seeded, so a leaderboard is the same every time it is rebuilt from the same cells.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+RESAMPLES = 2000
+REFERENCES = ("base", "ar-map")
+
+
+@dataclass
+class TaskItems:
+    """Per-prompt main-metric scores (percent) of every method on one (family, task): [seeds, prompts]."""
+
+    seeds: list[int]
+    scores: dict[str, np.ndarray]  # method -> [S, N], prompts in the same order for every method
+
+
+@dataclass
+class Interval:
+    mean: float
+    lo: float
+    hi: float
+
+    @property
+    def half_width(self) -> float:
+        return (self.hi - self.lo) / 2
+
+
+@dataclass
+class Difference:
+    mean: float
+    lo: float
+    hi: float
+    p: float
+
+
+@dataclass
+class GroupStats:
+    """Statistics of one family: per method, per task (and ``average``)."""
+
+    intervals: dict[str, dict[str, Interval]] = field(default_factory=dict)
+    differences: dict[str, dict[str, dict[str, Difference]]] = field(default_factory=dict)  # ref -> method -> task
+    ranks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def align_items(samples_by_method: dict[str, dict[int, list[dict]]], main: dict[str, str]) -> TaskItems | None:
+    """[S, N] score arrays over the seeds every method has, prompts ordered as the first method's.
+
+    ``samples_by_method[method][seed]`` is a cell's samples; ``main[method]`` its main metric. Returns None
+    when the cells hold no per-item scores (e.g. lm-eval cells) or the prompt sets differ.
+    """
+    common = sorted(set.intersection(*(set(s) for s in samples_by_method.values())))
+    if not common:
+        return None
+    scores: dict[str, np.ndarray] = {}
+    order: dict[int, list[str]] = {}
+    for method, by_seed in samples_by_method.items():
+        rows = []
+        for seed in common:
+            items = by_seed[seed]
+            if not items or not all(isinstance(s.get("scores"), dict) and main[method] in s["scores"]
+                                    and isinstance(s.get("prompt"), str) for s in items):
+                return None
+            prompts = [s["prompt"] for s in items]
+            if seed not in order:
+                order[seed] = prompts
+            if sorted(prompts) != sorted(order[seed]) or len(set(prompts)) != len(prompts):
+                log.warning("%s seed %d: prompts differ from the other methods'; no paired statistics", method, seed)
+                return None
+            by_prompt = {s["prompt"]: 100.0 * float(s["scores"][main[method]]) for s in items}
+            rows.append([by_prompt[p] for p in order[seed]])
+        if len({len(r) for r in rows}) != 1:
+            return None
+        scores[method] = np.asarray(rows, dtype=float)
+    if len({a.shape[1] for a in scores.values()}) != 1:
+        return None
+    return TaskItems(common, scores)
+
+
+def _draws(n_seeds: int, n_items: int, rng: np.random.Generator, resamples: int) -> tuple[np.ndarray, np.ndarray]:
+    seeds = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    items = rng.integers(0, n_items, size=(resamples, n_seeds, n_items))
+    return seeds, items
+
+
+def _resampled_means(x: np.ndarray, seeds: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """x [S, N] -> [B] means over the drawn (seed, prompt) items."""
+    return x[seeds[:, :, None], items].mean(axis=(1, 2))
+
+
+def _permutation_p(d: list[np.ndarray], rng: np.random.Generator, resamples: int) -> float:
+    """Two-sided p-value of mean(mean over items of each task's d) = 0 under random sign flips."""
+    observed = abs(float(np.mean([x.mean() for x in d])))
+    if observed == 0.0:
+        return 1.0
+    flipped = np.zeros(resamples)
+    for x in d:
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, *x.shape))
+        flipped += (signs * x).mean(axis=tuple(range(1, x.ndim + 1)))
+    flipped /= len(d)
+    return float((1 + np.sum(np.abs(flipped) >= observed - 1e-12)) / (resamples + 1))
+
+
+def rank_ranges(intervals: dict[str, Interval]) -> dict[str, tuple[int, int]]:
+    """(best, worst) rank per method by Chatbot Arena's rule on 95% intervals (higher is better)."""
+    out = {}
+    for m, iv in intervals.items():
+        better = sum(1 for o, jv in intervals.items() if o != m and jv.lo > iv.hi)
+        not_worse = sum(1 for o, jv in intervals.items() if o != m and jv.hi >= iv.lo)
+        out[m] = (1 + better, 1 + not_worse)
+    return out
+
+
+def group_statistics(tasks: dict[str, TaskItems], resamples: int = RESAMPLES, seed: int = 0) -> GroupStats:
+    """Intervals, paired differences and rank ranges for the methods of one family over ``tasks``."""
+    rng = np.random.default_rng(seed)
+    stats = GroupStats()
+    methods = sorted(set.intersection(*(set(t.scores) for t in tasks.values()))) if tasks else []
+    boot: dict[str, dict[str, np.ndarray]] = {m: {} for m in methods}
+    for name, items in sorted(tasks.items()):
+        n_seeds, n_items = next(iter(items.scores.values())).shape
+        seeds, draws = _draws(n_seeds, n_items, rng, resamples)
+        for m in methods:
+            boot[m][name] = _resampled_means(items.scores[m], seeds, draws)
+    for m in methods:
+        stats.intervals[m] = {}
+        for name in tasks:
+            b = boot[m][name]
+            stats.intervals[m][name] = Interval(float(tasks[name].scores[m].mean()), *np.percentile(b, [2.5, 97.5]))
+        avg = np.mean([boot[m][name] for name in tasks], axis=0)
+        stats.intervals[m]["average"] = Interval(float(np.mean([tasks[n].scores[m].mean() for n in tasks])),
+                                                 *np.percentile(avg, [2.5, 97.5]))
+    for ref in REFERENCES:
+        if ref not in methods:
+            continue
+        stats.differences[ref] = {}
+        for m in methods:
+            if m == ref:
+                continue
+            per_task = {}
+            for name in tasks:
+                d = tasks[name].scores[m] - tasks[name].scores[ref]
+                diff = boot[m][name] - boot[ref][name]
+                per_task[name] = Difference(float(d.mean()), *np.percentile(diff, [2.5, 97.5]),
+                                            _permutation_p([d], rng, resamples))
+            diffs = [tasks[n].scores[m] - tasks[n].scores[ref] for n in tasks]
+            avg = np.mean([boot[m][n] - boot[ref][n] for n in tasks], axis=0)
+            per_task["average"] = Difference(float(np.mean([d.mean() for d in diffs])),
+                                             *np.percentile(avg, [2.5, 97.5]), _permutation_p(diffs, rng, resamples))
+            stats.differences[ref][m] = per_task
+    stats.ranks = rank_ranges({m: iv["average"] for m, iv in stats.intervals.items()})
+    return stats
