@@ -1,5 +1,6 @@
 """AlpacaEval (805 instructions): win rate of a model's answers against the base model's own answers,
-with a pluggable judge, under the fair (default) or the paper's protocol; also length-controlled.
+with a pluggable judge, under the fair (default) or the paper's protocol; also a length-adjusted rate
+(one pair; not AlpacaEval 2's LC).
 
 Local file: jsonl with ``instruction`` (``output``, ``generator``, ``dataset`` ignored). Hub:
 ``tatsu-lab/alpaca_eval``, config ``alpaca_eval``, split ``eval``. Options: see

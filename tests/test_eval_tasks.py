@@ -113,7 +113,7 @@ def test_alpacaeval_on_given_answers_matches_the_winrate_library(protocol, tmp_p
     triples = pair_answers([new[p.strip()] for p in prompts], load_answers(DATA / "alpaca-qwen2.5-base.jsonl", True))
     expected = win_rate(triples, make_judge("rule"), protocol)
     assert rec["metrics"][f"win_rate_{protocol}"]["value"] == pytest.approx(expected.value)
-    assert rec["n_eval"] == 60 and 0 <= rec["metrics"]["lc_win_rate"]["value"] <= 100
+    assert rec["n_eval"] == 60 and 0 <= rec["metrics"]["length_adjusted_win_rate"]["value"] <= 100
     assert rec["config"]["model_dir"] is None  # judged from files: no model was loaded
 
 
@@ -127,9 +127,9 @@ def test_empty_base_answers_are_refused_unless_allowed(tmp_path, capsys):
     assert "alpaca-dream-base.jsonl:" in err and "is empty" in err and "allow_empty=true" in err
 
 
-def test_length_controlled_win_rate_recovers_the_equal_length_preference():
+def test_length_adjusted_win_rate_recovers_the_equal_length_preference():
     """Synthetic judge: P(win) = sigmoid(a + b * tanh(length gap / sd)); LC must find sigmoid(a), raw cannot."""
-    from benchmark.eval.winrate import length_controlled
+    from benchmark.eval.winrate import length_adjusted
 
     rng = random.Random(1)
     new = [rng.randint(10, 400) for _ in range(800)]
@@ -138,7 +138,7 @@ def test_length_controlled_win_rate_recovers_the_equal_length_preference():
     sd = (sum(g * g for g in gaps) / len(gaps) - (sum(gaps) / len(gaps)) ** 2) ** 0.5
     a, b = 0.5, 2.0
     outcomes = [float(rng.random() < 1 / (1 + math.exp(-(a + b * math.tanh(g / sd))))) for g in gaps]
-    lc, se = length_controlled(outcomes, new, base)
+    lc, se = length_adjusted(outcomes, new, base)
     truth = 100 / (1 + math.exp(-a))
     raw = 100 * sum(outcomes) / len(outcomes)
     assert abs(lc - truth) < 3 * se and se < 5

@@ -6,7 +6,8 @@ reward-model or a plugin), ``judge_model``, ``protocol`` (fair: both orders, tie
 armap: the paper's code), ``answers`` (judge the answers in this file instead of generating them: no
 model needed), ``max_new_tokens``, ``allow_empty`` (judge empty answers instead of refusing the file:
 the released base-answer files contain a few). Reported: the win rate with a bootstrap standard error,
-and the length-controlled win rate (see ``winrate.length_controlled``).
+and the length-adjusted win rate of this one pair (see ``winrate.length_adjusted``; not AlpacaEval 2's
+length-controlled number, whose GLM also fits instruction difficulty over many models).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class PairwiseTask(EvalTask):
 
     def evaluate(self, lm, items: list[str], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
         from benchmark.eval.lm_eval_model import Request
-        from benchmark.eval.winrate import length_controlled, win_rate
+        from benchmark.eval.winrate import length_adjusted, win_rate
 
         opts = run.options  # checked by validate() before the model was loaded
         base = load_answers(opts["base"], opts["allow_empty"])
@@ -85,14 +86,15 @@ class PairwiseTask(EvalTask):
         triples = pair_answers(new, base, source, str(opts["base"]))
         judge = make_judge(opts["judge"], opts["judge_model"])
         result = win_rate(triples, judge, opts["protocol"], seed=run.seed)
-        lc, lc_se = length_controlled(result.per_item, [len(n) for _, n, _ in triples],
+        lc, lc_se = length_adjusted(result.per_item, [len(n) for _, n, _ in triples],
                                       [len(b) for _, _, b in triples], seed=run.seed)
         name = f"win_rate_{opts['protocol']}"
         metrics = {
             name: {"value": result.value, "stderr": result.stderr, "higher_is_better": True,
                    "display": f"Win rate vs base ({opts['protocol']}, judge {opts['judge']})"},
-            "lc_win_rate": {"value": lc, "stderr": lc_se, "higher_is_better": True,
-                            "display": "Length-controlled win rate"},
+            "length_adjusted_win_rate": {"value": lc, "stderr": lc_se, "higher_is_better": True,
+                                         "display": "Length-adjusted win rate (one-pair logistic model; "
+                                                    "not AlpacaEval 2 LC)"},
             "parsed": percent(result.n_parsed / max(1, result.n), None, "Judged pairs parsed"),
         }
         samples = [{"prompt": p, "response": n, "base_response": b, "outcome": o}

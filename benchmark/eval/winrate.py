@@ -71,9 +71,13 @@ def win_rate(triples: list[tuple[str, str, str]], judge: Judge, protocol: Protoc
     return WinRate(100 * mean, 100 * se, len(triples), len(parsed), protocol, per_item)
 
 
-def length_controlled(outcomes: list[float | None], new_lengths: list[int], base_lengths: list[int],
+def length_adjusted(outcomes: list[float | None], new_lengths: list[int], base_lengths: list[int],
                       bootstrap: int = 200, seed: int = 0) -> tuple[float | None, float | None]:
-    """Length-controlled win rate (percent) and its bootstrap standard error.
+    """Length-adjusted win rate (percent) and its bootstrap standard error.
+
+    Not AlpacaEval 2's length-controlled win rate: its GLM (alpaca_eval ``metrics/glm_winrate.py``) also
+    fits each instruction's difficulty across many models and regularises toward known baselines, which
+    one model pair cannot do; the name says so, so the two are never confused.
 
     AlpacaEval 2's idea with one model pair: a logistic model of the outcome (soft labels in [0, 1]) on
     an intercept and tanh(length difference / its standard deviation); the LC win rate is the predicted
