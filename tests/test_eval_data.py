@@ -219,3 +219,11 @@ def test_an_unclosed_quote_is_reported_at_the_line_that_opens_it(tmp_path):
     path.write_text('a,b\n1,2\n3\n')
     with pytest.raises(DataError, match=r"t.csv:3: wrong number of fields"):
         list(iter_csv(path))
+
+
+@pytest.mark.skipif(not (DATA.parent / "alpacaeval").is_dir(), reason="shared/data is not next to the project")
+def test_alpacaeval_reference_outputs_load_as_answers_and_prompts():
+    """AlpacaEval's gpt4_1106_preview outputs (a gzip-compressed JSON array) are an answers and a prompts file."""
+    ref = DATA.parent / "alpacaeval" / "gpt4_1106_preview_model_outputs.json.gz"
+    answers = load_answers(ref, allow_empty=True)
+    assert len(answers) == 805 == len(load_prompts(ref)) and all(a.response.strip() for a in answers)

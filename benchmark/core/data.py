@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -31,11 +32,38 @@ def text_field(row: dict, name: str, where: str, allow_empty: bool = False) -> s
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
-    """Yield (``file:line``, row) for each non-blank line of a jsonl file."""
+    """Yield (``file:line``, row) for each non-blank line of a jsonl file.
+
+    Also reads a JSON array (a ``.json`` file whose text starts with ``[``; rows are named ``file[i]``)
+    and either one gzip-compressed (``.gz``), as AlpacaEval's reference outputs are shipped.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    with path.open("rb") as fh:
+    if path.suffix == ".gz":
+        import gzip
+
+        try:
+            raw_all = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: not a readable gzip file ({exc})") from exc
+        inner = path.with_suffix("")
+    else:
+        raw_all, inner = None, path
+    if inner.suffix == ".json":
+        data = raw_all if raw_all is not None else path.read_bytes()
+        if data.lstrip()[:1] == b"[":
+            try:
+                rows = json.loads(data.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg}, column {exc.colno})") from exc
+            for i, row in enumerate(rows):
+                yield f"{path}[{i}]", row
+            return
+    lines = (raw_all.splitlines(keepends=True) if raw_all is not None else None)
+    with (path.open("rb") if lines is None else contextlib.nullcontext(lines)) as fh:
         for lineno, raw in enumerate(fh, start=1):
             where = f"{path}:{lineno}"
             try:
