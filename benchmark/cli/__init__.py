@@ -11,6 +11,7 @@
     python -m benchmark reproduce vrpo-ablation --suite tiny --out results [--train]
     python -m benchmark list [--json]
     python -m benchmark leaderboard --out results
+    python -m benchmark report --out results          # results/tiny/report.html
     python -m benchmark compare results-a/ results-b/   # do two folders agree within their intervals?
 
 This is the top layer: it may import everything below it, but imports a command's engine only when the
@@ -26,13 +27,13 @@ import signal
 import sys
 import threading
 
-from benchmark.cli import aliases, compare, eval_cmd, leaderboard, listing, reproduce, run, transfer
+from benchmark.cli import aliases, compare, eval_cmd, leaderboard, listing, report, reproduce, run, transfer
 from benchmark.cli._common import positive
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.provenance import cores_available
 from benchmark.core.registry import PluginError, RegistryError, load_plugin_file
 
-COMMANDS = (run, listing, eval_cmd, transfer, reproduce, leaderboard, compare, aliases)
+COMMANDS = (run, listing, eval_cmd, transfer, reproduce, leaderboard, report, compare, aliases)
 
 
 def build_parser() -> argparse.ArgumentParser:

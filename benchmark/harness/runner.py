@@ -173,5 +173,8 @@ def _run_locked(cfg: RunConfig, suite, method_names, task_names, methods, tasks,
     log.info("%d cell(s) run, %d already done", ran, done)
     start = time.perf_counter()
     board = write_leaderboard(store_root)
-    log.info("leaderboard rebuilt in %.2fs", time.perf_counter() - start)
+    from benchmark.harness.report import write_report
+
+    report = write_report(store_root)
+    log.info("leaderboard and %s rebuilt in %.2fs", report, time.perf_counter() - start)
     return board
