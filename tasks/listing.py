@@ -21,11 +21,18 @@ CATEGORIES = {
     "colors": ["red", "blue", "green", "gold", "black", "white", "pink", "gray"],
 }
 NUMBER_WORDS = ["one", "two", "three", "four", "five"]
+# 12 phrasings of the instruction: 1,920 prompts, about 480 in the eval split
+TEMPLATES = ("list {n} {cat} without {item}", "name {n} {cat} but not {item}", "give {n} {cat} except {item}",
+             "write {n} {cat} , no {item}", "list {n} {cat} , leaving out {item}",
+             "say {n} {cat} other than {item}", "tell me {n} {cat} , not {item}", "pick {n} {cat} and skip {item}",
+             "list exactly {n} {cat} without {item}", "enumerate {n} {cat} , excluding {item}",
+             "name {n} {cat} , avoid {item}", "give me {n} {cat} minus {item}")
 
 
 def _prompts() -> dict[str, tuple[int, str, str]]:
     return {
-        f"list {NUMBER_WORDS[n - 1]} {cat} without {item}": (n, cat, item)
+        template.format(n=NUMBER_WORDS[n - 1], cat=cat, item=item): (n, cat, item)
+        for template in TEMPLATES
         for n in range(1, 6)
         for cat, items in CATEGORIES.items()
         for item in items
@@ -55,7 +62,7 @@ class ListingTask(Task):
     """Verifiable instruction following (IFEval's axis, in miniature)."""
 
     name = "listing"
-    version = "1"
+    version = "2"  # 12 phrasings
     description = "list N items of a category without one item; checkable constraints (instruction axis)"
     metrics = (Metric("score", "Prompt-strict"), Metric("instruction", "Instruction-level"))
 

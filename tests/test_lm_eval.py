@@ -147,3 +147,25 @@ def test_model_class_places_the_model_and_accepts_a_dtype(micro_pair):
     assert a == pytest.approx(b, abs=0.1)  # the same model, rounded weights
     with pytest.raises(ValueError, match="dtype must be"):
         BenchLM(str(micro_pair.dllm_path), dtype="int8")
+
+
+def test_ar_likelihoods_take_one_forward_per_batch_and_equal_hflm(micro_pair):
+    """is_greedy comes from the likelihood's own logits (no second pass), requests are batched by length and
+    answered in order, and the numbers equal lm-eval's HFLM on the same checkpoint."""
+    from lm_eval.models.huggingface import HFLM
+
+    from benchmark.core.cost import CostMeter
+    from benchmark.eval.lm_eval_model import BenchARLM, Request
+
+    prompt = micro_pair.format_prompt("what is 2 plus 3 ?")
+    conts = [" 5", " 6", " 5 5 5", " i do not know", " 4"]
+    requests = [Request(prompt, c) for c in conts]
+    lm = BenchARLM(str(micro_pair.ar_path), batch_size=8)
+    with CostMeter() as cost:
+        ours = lm.loglikelihood(requests)
+    assert cost.forward_passes == 1, "one forward for likelihoods and is_greedy of one batch"
+    hf = HFLM(pretrained=str(micro_pair.ar_path), backend="causal", batch_size=8, device="cpu",
+              tokenizer=lm.tok, add_bos_token=False)
+    theirs = hf.loglikelihood(requests)
+    for (a, ga), (b, gb) in zip(ours, theirs):
+        assert a == pytest.approx(b, abs=1e-4) and ga == gb

@@ -59,7 +59,8 @@ def store(tmp_path):
         base = (rng.random(60) < 0.4).astype(int).tolist()
         for task in ("alpha", "beta"):
             write(tmp_path / "suite", "base", task, seed, base, prompts)
-            write(tmp_path / "suite", "better", task, seed, [1 if b or rng.random() < 0.5 else 0 for b in base], prompts)
+            better = [1 if b or rng.random() < 0.5 else 0 for b in base]
+            write(tmp_path / "suite", "better", task, seed, better, prompts)
             write(tmp_path / "suite", "worse", task, seed, [b if rng.random() < 0.7 else 0 for b in base], prompts)
     return tmp_path
 

@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from lm_eval.api.model import LM
 from tqdm.auto import tqdm
 
@@ -26,7 +27,7 @@ import benchmark
 from benchmark.core.api import SamplerSettings
 from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
-from benchmark.models.elbo import EstimatorConfig, elbo, token_log_probs
+from benchmark.models.elbo import EstimatorConfig, elbo
 from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
 from benchmark.models.sampler import diffusion_generate
 
@@ -130,32 +131,43 @@ class BenchLM(LM):
         resp[:, ctx.shape[1]:] = cont_attn.bool()
         return SequenceBatch(ids, attn, pos, resp)
 
+    def _one_pass(self, batch: SequenceBatch, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(target) per position [b, T] and whether every continuation token is the argmax [b], from ONE
+        forward pass (lm-eval's ``is_greedy`` comes from the same logits as the likelihood)."""
+        targets = batch.input_ids
+        logits = self.model(**batch.model_inputs(inputs)).logits.float()
+        shift = self.shift or self.kind == "ar"
+        if shift:  # logits at i-1 predict token i
+            logp = torch.zeros(targets.shape, dtype=logits.dtype, device=logits.device)
+            logp[:, 1:] = -F.cross_entropy(logits[:, :-1].transpose(1, 2), targets[:, 1:], reduction="none")
+            predicted = torch.cat([logits[:, :1], logits[:, :-1]], 1).argmax(-1)
+        else:
+            logp = -F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+            predicted = logits.argmax(-1)
+        greedy = ((predicted == targets) | ~batch.response_mask).all(-1)
+        return logp, greedy
+
     @torch.no_grad()
     def _score(self, pairs: list[tuple[list[int], list[int]]], disable_tqdm: bool = False
                ) -> list[tuple[float, bool]]:
-        out = []
+        """(log-likelihood, is_greedy) per pair. Requests are batched longest first (as lm-eval's HFLM), so
+        a batch pads little, and answered in the caller's order. AR: one forward per batch (exact);
+        DLLM: one all-masked forward (the one-pass score and ``is_greedy``), plus the ELBO's n copies."""
+        order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+        out: list[tuple[float, bool] | None] = [None] * len(pairs)
         for start in tqdm(range(0, len(pairs), self.batch_size), desc="likelihoods", unit="batch",
                           disable=disable_tqdm, leave=False):
-            batch = self._scored_batch(pairs[start:start + self.batch_size]).to(self.device)
+            idx = order[start:start + self.batch_size]
+            batch = self._scored_batch([pairs[i] for i in idx]).to(self.device)
             targets = batch.input_ids
-            if self.kind == "ar":
-                logp = token_log_probs(self.model, batch, targets, targets, shift=True)  # exact, causal
-                greedy_input = targets
-            else:
-                all_masked = targets.masked_fill(batch.response_mask, self.mask_id)
-                logp = token_log_probs(self.model, batch, all_masked, targets, self.shift)
-                greedy_input = all_masked
-                if self.likelihood == "elbo":
-                    noise = self.estimator.draw(batch.response_mask, self.generator)
-                    estimate = elbo(self.model, batch, noise, self.mask_id, self.shift, self.max_rows)
-            logits = self.model(**batch.model_inputs(greedy_input)).logits
-            if self.shift or self.kind == "ar":
-                logits = torch.cat([logits[:, :1], logits[:, :-1]], 1)
-            greedy = ((logits.argmax(-1) == targets) | ~batch.response_mask).all(-1)
+            inputs = targets if self.kind == "ar" else targets.masked_fill(batch.response_mask, self.mask_id)
+            logp, greedy = self._one_pass(batch, inputs)
             summed = (logp * batch.response_mask).sum(-1)
             if self.kind == "dllm" and self.likelihood == "elbo":
-                summed = estimate
-            out += [(float(s), bool(g)) for s, g in zip(summed, greedy)]
+                noise = self.estimator.draw(batch.response_mask, self.generator)
+                summed = elbo(self.model, batch, noise, self.mask_id, self.shift, self.max_rows)
+            for i, s, g in zip(idx, summed, greedy):
+                out[i] = (float(s), bool(g))
         return out
 
     # ------------------------------------------------------------------ lm-eval API
