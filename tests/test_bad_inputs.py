@@ -204,3 +204,9 @@ def test_run_prints_only_the_table_on_stdout(micro_plugins, micro_pair, cache_di
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert lines[0].startswith("| rank |") and not any("'loss'" in line for line in lines), done.stdout[:500]
+
+
+def test_an_unknown_pairs_format_fails_before_any_work(tmp_path, capsys):
+    assert main(["transfer", "--student", str(tmp_path), "--lora", str(tmp_path), "--gamma", "auto", "--pairs",
+                 str(tmp_path / "p.jsonl"), "--pairs-format", "hh", "--out", str(tmp_path / "out")]) == 2
+    assert "unknown preference data format 'hh'" in capsys.readouterr().err

@@ -16,9 +16,9 @@ from pathlib import Path
 from benchmark.align.checkpoint import Checkpoint, TransferError
 from benchmark.align.gamma import sweep_gamma, write_curve
 from benchmark.align.transfer import Gammas, TaskVector, full_task_vector, lora_task_vector, merge_task_vector
-from benchmark.core.api import PreferencePair, SamplerSettings
+from benchmark.core.api import SamplerSettings
 from benchmark.core.cost import CostMeter
-from benchmark.core.data import read_rows
+from benchmark.core.preference_data import PREFERENCE_DATA, load_preference_data
 from benchmark.core.registry import TASKS
 from benchmark.core.store import atomic_write_text
 from benchmark.models.batching import diffusion_batch
@@ -30,7 +30,8 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
              base: Path | None = None, gamma_attn: float | None = None, gamma_mlp: float | None = None,
              profile: str = "identity", allow_partial: bool = False, overwrite: bool = False,
              pairs: Path | None = None, shift: bool = True,
-             score_task: str | None = None, score_limit: int = 64, workers: int | None = None) -> dict:
+             score_task: str | None = None, score_limit: int = 64, workers: int | None = None,
+             pairs_format: str = "plain") -> dict:
     """What ``python -m benchmark transfer`` does; returns the manifest (with the gamma curve if auto).
 
     ``score_task`` (with ``gamma="auto"``) adds a registered task's score at every gamma of the curve, on
@@ -43,6 +44,7 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
         raise TransferError("a full task vector needs both --aligned DIR and --base DIR")
     if Path(out).exists() and not overwrite:  # fail before any expensive work
         raise TransferError(f"{out} exists; pass --overwrite to replace it")
+    PREFERENCE_DATA.get(pairs_format)  # an unknown format fails before any work
     if score_task is not None and gamma != "auto":
         raise TransferError("--score-task adds a task score to the gamma curve; it needs --gamma auto")
     Checkpoint(student)  # validates the student up front (index, shards, pickles)
@@ -56,7 +58,8 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
         curve = None
         if gamma == "auto":
             gamma, curve = _auto_gamma(Path(student), delta, pairs, shift,
-                                       Path(out).with_name(Path(out).name + ".gamma"), score_task, score_limit)
+                                       Path(out).with_name(Path(out).name + ".gamma"), score_task, score_limit,
+                                       pairs_format)
         manifest = merge_task_vector(student, delta, Gammas(float(gamma), gamma_attn, gamma_mlp), out,
                                      overwrite=overwrite, allow_partial=allow_partial, teacher_config=teacher_config,
                                      progress=True, workers=workers)
@@ -77,11 +80,11 @@ def _adapter_base_config(adapter_dir: Path) -> dict | None:
 
 
 def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: bool, curve_dir: Path,
-                score_task: str | None = None, score_limit: int = 64):
-
+                score_task: str | None = None, score_limit: int = 64, pairs_format: str = "plain"):
     if pairs is None:
-        raise TransferError("--gamma auto needs --pairs FILE.jsonl (held-out prompt/chosen/rejected rows)")
-    rows = read_rows(pairs, PreferencePair.from_row)
+        raise TransferError("--gamma auto needs --pairs FILE (held-out preference pairs; --pairs-format says "
+                            "which format: plain, hh-rlhf, llamafactory, ultrafeedback)")
+    rows = load_preference_data(pairs_format, Path(pairs))
     tok = load_tokenizer(student)
     if tok.mask_token_id is None:
         raise TransferError(f"{student}: the tokenizer has no mask token; --gamma auto needs a DLLM student")
@@ -90,7 +93,7 @@ def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: boo
         return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                        add_generation_prompt=True) if tok.chat_template else prompt
 
-    prompts = [chat(r.prompt) for r in rows]
+    prompts = [r.render(tok) for r in rows]  # the whole chat history through the student's template
     responses = [r.chosen for r in rows] + [r.rejected for r in rows]
     region = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in responses) + 1
     batch = diffusion_batch(tok, prompts * 2, responses, region)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from benchmark.cli._common import add_plugins
+from benchmark.core.preference_data import PREFERENCE_DATA
 from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, SUITES, TASKS
 from benchmark.harness import suites  # noqa: F401  (registers the built-in suites)
 
@@ -18,7 +19,8 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    sections = {"methods": METHODS, "tasks": TASKS, "eval_tasks": EVAL_TASKS, "families": FAMILIES, "suites": SUITES}
+    sections = {"methods": METHODS, "tasks": TASKS, "eval_tasks": EVAL_TASKS, "families": FAMILIES, "suites": SUITES,
+                "preference_data": PREFERENCE_DATA}
     if args.json:
         out = {k: r.names() for k, r in sections.items()}
         out["descriptions"] = {k: {n: r.describe(n) for n in r.names()} for k, r in sections.items()}

@@ -21,7 +21,9 @@ def add_parser(sub) -> None:
     tr.add_argument("--gamma-mlp", type=float, help="scale for MLP weights (default: --gamma)")
     tr.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
     tr.add_argument("--profile", default="identity", help="key profile: identity, qwen2.5-dream, qwen3-sdar, tiny")
-    tr.add_argument("--pairs", type=Path, help="held-out preference pairs (jsonl) for --gamma auto")
+    tr.add_argument("--pairs", type=Path, help="held-out preference pairs for --gamma auto (jsonl, json, parquet, .gz)")
+    tr.add_argument("--pairs-format", default="plain",
+                    help="format of --pairs: plain (default), hh-rlhf, llamafactory, ultrafeedback (see `list`)")
     tr.add_argument("--score-task", metavar="TASK",
                     help="with --gamma auto: also plot this task's score at every gamma (a diagnostic)")
     tr.add_argument("--score-limit", type=positive, default=64, help="eval prompts for --score-task (default 64)")
@@ -41,7 +43,8 @@ def main(args) -> int:
                         gamma_attn=args.gamma_attn, gamma_mlp=args.gamma_mlp, profile=args.profile,
                         allow_partial=args.allow_partial, overwrite=args.overwrite,
                         pairs=args.pairs, shift=args.shift, score_task=args.score_task,
-                        score_limit=args.score_limit, workers=args.workers)
+                        score_limit=args.score_limit, workers=args.workers,
+                        pairs_format=args.pairs_format)
     print(f"merged {len(manifest['changed'])} tensors (gamma {manifest['gamma']['default']:g}) into {args.out}; "
           f"{len(manifest['skipped'])} skipped; manifest: {args.out / 'transfer_manifest.json'}")
     return 0
