@@ -44,15 +44,28 @@ def test_seeds_are_resampled_not_only_prompts():
     # a prompts-only bootstrap would give a zero-width interval: every prompt of a seed scores the same
 
 
-def test_paired_difference_and_permutation_p_by_hand():
-    """m beats base on every one of 10 prompts: the difference is exactly +100 and p is about 2/2^10."""
+def test_paired_difference_and_bootstrap_p_by_hand():
+    """m beats base on every one of 10 prompts: the difference is exactly +100 and no resample reaches 0."""
     base = np.zeros((1, 10))
     stats = group_statistics({"t": TaskItems([0], {"base": base, "m": base + 100})}, resamples=20000)
     d = stats.differences["base"]["m"]["t"]
     assert (d.mean, d.lo, d.hi) == (100.0, 100.0, 100.0)
-    assert d.p == pytest.approx(2 / 2 ** 10, abs=0.002)
+    assert d.p == pytest.approx(2 / 20001)
     same = group_statistics({"t": TaskItems([0], {"base": base + 50, "m": base + 50})})
     assert same.differences["base"]["m"]["t"].p == 1.0
+    # one seed, two prompts, m better on one: resampled differences are 0, 50, 100 with 1/4, 1/2, 1/4,
+    # so P(diff <= 0) = 1/4 and p = 2 x 1/4 = 0.5
+    half = group_statistics({"t": TaskItems([0], {"base": np.array([[0.0, 0.0]]), "m": np.array([[100.0, 0.0]])})},
+                            resamples=40000)
+    assert half.differences["base"]["m"]["t"].p == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_method_whose_seeds_disagree_is_not_significant_on_many_prompts():
+    """Seed 0 much better, seed 1 much worse: hundreds of prompts must not make the difference significant."""
+    base = np.full((2, 400), 50.0)
+    m = np.stack([np.full(400, 90.0), np.full(400, 20.0)])
+    d = group_statistics({"t": TaskItems([0, 1], {"base": base, "m": m})}).differences["base"]["m"]["t"]
+    assert d.lo < 0 < d.hi and d.p > 0.05
 
 
 def test_leaderboard_from_cells_with_samples(tmp_path):
@@ -72,7 +85,7 @@ def test_leaderboard_from_cells_with_samples(tmp_path):
     assert board.loc["same", "average_vs_base"] == 0.0 and board.loc["same", "average_vs_base_p"] == 1.0
     assert board.loc["good", "average_vs_base"] > 10 and board.loc["good", "average_vs_base_p"] < 0.001
     assert board.loc["good", "t1_lo"] < board.loc["good", "t1"] < board.loc["good", "t1_hi"]
-    md = to_markdown(board.reset_index())
+    md = to_markdown(board.reset_index())  # "same" has the same scores: p = 1
     assert "p=1.000" in md and "Paired differences to base" in md and "| 2-3 |" in md
 
 

@@ -189,8 +189,8 @@ def to_markdown(board) -> str:
     paired = bool(board["paired_statistics"].all())
     note = ("\nScores in percent: mean over seeds [95% interval]. "
             + ("Intervals: bootstrap over seeds and, within each seed, over prompts (2,000 paired resamples). "
-               "Δ: paired difference of the means on the same prompts [95% bootstrap interval], p from a paired "
-               "permutation test (* p < 0.05). " if paired else
+               "Δ: paired difference of the means on the same prompts [95% bootstrap interval], p from the same "
+               "paired bootstrap (* p < 0.05). " if paired else
                "Intervals: Student-t over seeds (some cells hold no per-prompt scores). ")
             + "Rank: a range when intervals overlap (1 + methods whose lower bound is above this one's upper "
             "bound, to the number of methods not below it). Win rate: against the base DLLM's answers on the "

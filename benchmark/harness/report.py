@@ -217,7 +217,7 @@ def write_report(store_root: Path) -> Path | None:
                 f'<p class="note">Built {datetime.now(UTC).isoformat(timespec="seconds")} from {len(records)} cells '
                 f"in {html.escape(str(store_root))}. Scores in percent, mean over seeds [95% interval]; rank is a "
                 "range when intervals overlap (Chatbot Arena's rule); Δ is the paired difference to base on the "
-                "same prompts, p from a paired permutation test.</p>",
+                "same prompts, p from the paired bootstrap.</p>",
                 leaderboard_table(board),
                 "<h2>Scores and paired differences to base</h2>",
                 f"<figure>{scores_figure(board)}<figcaption>Top: each method's score with its 95% interval (bootstrap "
