@@ -24,10 +24,12 @@ def main(args) -> int:
     if args.json:
         out = {k: r.names() for k, r in sections.items()}
         out["descriptions"] = {k: {n: r.describe(n) for n in r.names()} for k, r in sections.items()}
+        out["suite_sources"] = {n: SUITES.get(n).source for n in SUITES.names()}
         print(json.dumps(out, indent=2))
         return 0
     for title, registry in sections.items():
         print(f"{title}:")
         for name in registry.names():
-            print(f"  {name:<15} {registry.describe(name)}")
+            where = f"  [{SUITES.get(name).source}]" if registry is SUITES else ""
+            print(f"  {name:<15} {registry.describe(name)}{where}")
     return 0

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     pick.add_argument("--methods", type=names, metavar="A,B", help="methods to run (base always runs: "
                       "it is the win-rate reference)")
     run.add_argument("--tasks", type=names, metavar="A,B", help="tasks (default: the suite's)")
-    run.add_argument("--suite", default="tiny", help="suite name (default: tiny)")
+    run.add_argument("--suite", default="tiny", help="suite name, or a suite file PATH.toml (default: tiny)")
     run.add_argument("--seeds", type=positive, default=3, help="seeds 0..N-1 per cell (default: 3)")
     run.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     run.add_argument("--force", action="store_true", help="rerun cells that already have results")

@@ -19,7 +19,7 @@ from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
 from benchmark.core.provenance import apply_threads, git_revision, hardware, package_versions, source_of
-from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS, RegistryError
+from benchmark.core.registry import FAMILIES, METHODS, TASKS, RegistryError
 from benchmark.core.store import (
     OWNER_FILE,
     SCHEMA_VERSION,
@@ -31,8 +31,8 @@ from benchmark.core.store import (
     remove_stale_work_dirs,
 )
 from benchmark.eval.scoring import evaluate
-from benchmark.harness import suites as _suites  # noqa: F401  (registers the built-in suites)
 from benchmark.harness.leaderboard import write_leaderboard
+from benchmark.harness.suites import get_suite
 from benchmark.models.tiny import default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,12 @@ def run(cfg: RunConfig):
     """Run every missing cell, then rebuild and return the leaderboard (a pandas DataFrame).
 
     The result folder is locked for the run: a second ``run`` on it stops at once with a message."""
-    suite = SUITES.get(cfg.suite)
+    suite = get_suite(cfg.suite)
     method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
     task_names = resolve(cfg.tasks, list(suite.tasks), TASKS, "--tasks")
     method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
-    methods: dict[str, Method] = {n: METHODS.get(n)(cfg.method_configs.get(n)) for n in method_names}
+    methods: dict[str, Method] = {
+        n: METHODS.get(n)(cfg.method_configs.get(n) or suite.method_config(METHODS.get(n))) for n in method_names}
     tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
     store_root = Path(cfg.out) / suite.name
     store_root.mkdir(parents=True, exist_ok=True)
