@@ -210,3 +210,14 @@ def test_an_unknown_pairs_format_fails_before_any_work(tmp_path, capsys):
     assert main(["transfer", "--student", str(tmp_path), "--lora", str(tmp_path), "--gamma", "auto", "--pairs",
                  str(tmp_path / "p.jsonl"), "--pairs-format", "hh", "--out", str(tmp_path / "out")]) == 2
     assert "unknown preference data format 'hh'" in capsys.readouterr().err
+
+
+def test_reproduce_runs_twice_into_one_folder(micro_plugins, micro_pair, cache_dir, tmp_path, capsys):
+    """The second call reruns (a fresh work folder each time) instead of tripping over the first's files."""
+    argv = ["--plugins", str(PLUGINS / "micro_suite.py"), "reproduce", "vrpo-ablation", "--suite", "micro",
+            "--out", str(tmp_path), "--pairs", "4", "--estimates", "2", "--cache-dir", str(cache_dir)]
+    assert main(argv) == 0
+    first = (tmp_path / "vrpo-ablation.csv").read_text()
+    assert main(argv) == 0, capsys.readouterr().err[-2000:]
+    assert (tmp_path / "vrpo-ablation.csv").read_text() == first, "the same seed gives the same table"
+    assert not list((tmp_path / "micro").glob(".reproduce-*")), "no work folder left behind"

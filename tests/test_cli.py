@@ -29,7 +29,8 @@ def test_plugin_that_fails_to_import(capsys, tmp_path):
 def test_list_json(capsys):
     assert main(["--plugins", str(PLUGINS / "constant_method.py"), "list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert {"methods", "tasks", "families", "suites"} <= set(listing)
+    assert {"methods", "tasks", "eval_tasks", "families", "suites", "preference_data"} <= set(listing)
+    assert "eval tasks" not in listing
     assert {"base", "ar-dpo", "ar-map", "elbo-dpo", "plugin-copy"} <= set(listing["methods"])
     assert {"arith", "facts", "listing"} <= set(listing["tasks"])
     assert "tiny" in listing["families"] and "tiny" in listing["suites"]

@@ -162,8 +162,8 @@ def test_pairwise_task_generates_answers_with_the_model(micro_pair, tmp_path):
 
 
 def test_ifeval_task_scores_generated_answers(micro_pair, tmp_path):
-    rows = [{"key": i, "prompt": f"what is {i} plus 1 ?", "instruction_id_list": ["punctuation:no_comma"],
-             "kwargs": [{}]} for i in range(3)]
+    rows = [{"key": i, "prompt": f"what is {i} plus 1 ?", "instruction_id_list": ["keywords:forbidden_words"],
+             "kwargs": [{"forbidden_words": ["zebra"]}]} for i in range(3)]
     data = write_jsonl(tmp_path / "ifeval.jsonl", rows)
     assert main(["eval", "--task", "ifeval", "--model-dir", str(micro_pair.ar_path), "--kind", "ar",
                  "--data", str(data), "--set", "max_new_tokens=6", "--family", "micro", "--method", "ar-base",
@@ -171,8 +171,13 @@ def test_ifeval_task_scores_generated_answers(micro_pair, tmp_path):
     rec = json.loads((tmp_path / "res/lm-eval/cells/micro/ar-base/ifeval/seed0.json").read_text())
     assert set(rec["metrics"]) == {"prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc",
                                    "inst_level_loose_acc"}
-    # the tiny vocabulary has no comma, so every answer follows "no comma"
-    assert rec["metrics"]["prompt_level_strict_acc"]["value"] == 100.0
+    # "zebra" is not in the tiny vocabulary: an answer follows the instruction exactly when it is not empty
+    # (lm-eval counts an empty answer as not following), whatever the 30-step micro model says
+    samples = [json.loads(line) for line in
+               (tmp_path / "res/lm-eval/cells/micro/ar-base/ifeval/seed0.samples.jsonl").read_text().splitlines()]
+    expected = 100 * sum(bool(s["response"].strip()) for s in samples) / len(samples)
+    assert rec["metrics"]["prompt_level_strict_acc"]["value"] == expected
+    assert all(s["prompt_level_strict_acc"] == bool(s["response"].strip()) for s in samples)
 
 
 def test_csv_files_load_and_broken_quoting_names_the_line(tmp_path):

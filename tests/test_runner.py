@@ -32,7 +32,7 @@ def test_plugin_method_from_a_file_runs_and_is_ranked(tmp_path, cache_dir, micro
     board = json.loads((tmp_path / "micro" / "leaderboard.json").read_text())
     assert {r["method"] for r in board} == {"base", "plugin-copy"}
     row = next(r for r in board if r["method"] == "plugin-copy")
-    assert row["rank"] >= 1 and row["seeds"] == 2
+    assert row["rank_best"] >= 1 and row["seeds"] == 2
     # The plugin returns the base model unchanged: same answers, so every comparison is a tie.
     assert row["arith_win"] == 50.0 and row["facts_win"] == 50.0
     assert "plugin-copy" in capsys.readouterr().out

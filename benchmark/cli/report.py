@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from benchmark.harness.report import write_report
+
 
 def add_parser(sub) -> None:
     rep = sub.add_parser("report", allow_abbrev=False,
@@ -15,8 +17,6 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from benchmark.harness.report import write_report
-
     root = args.out / args.suite
     if not (root / "cells").is_dir():
         print(f"error: no results under {root}/cells; run `python -m benchmark run` first", file=sys.stderr)

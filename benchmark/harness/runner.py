@@ -32,6 +32,7 @@ from benchmark.core.store import (
 )
 from benchmark.eval.scoring import evaluate
 from benchmark.harness.leaderboard import write_leaderboard
+from benchmark.harness.report import write_report
 from benchmark.harness.suites import get_suite
 from benchmark.models.tiny import default_cache_dir
 
@@ -174,8 +175,6 @@ def _run_locked(cfg: RunConfig, suite, method_names, task_names, methods, tasks,
     log.info("%d cell(s) run, %d already done", ran, done)
     start = time.perf_counter()
     board = write_leaderboard(store_root)
-    from benchmark.harness.report import write_report
-
     report = write_report(store_root)
     log.info("leaderboard and %s rebuilt in %.2fs", report, time.perf_counter() - start)
     return board
