@@ -14,7 +14,7 @@ import pytest
 @pytest.mark.slow
 def test_run_all_on_the_tiny_family(tmp_path, tiny_cache_dir):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "benchmark", "run", "--all", "--seeds", "2", "--out", str(out),
+    cmd = [sys.executable, "-m", "benchmark", "run", "--all", "--seeds", "1", "--out", str(out),
            "--cache-dir", str(tiny_cache_dir)]  # the family is built here once and shared with other slow tests
     env = {**os.environ, "TQDM_DISABLE": "1"}
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
@@ -27,7 +27,7 @@ def test_run_all_on_the_tiny_family(tmp_path, tiny_cache_dir):
             assert row[task] == row[task] and row[f"{task}_ci95"] == row[f"{task}_ci95"], (row["method"], task)
     assert "| rank | family | method |" in first.stdout
     cells = sorted((out / "tiny" / "cells").rglob("seed*.json"))
-    assert len(cells) == len(methods) * 3 * 2
+    assert len(cells) == len(methods) * 3 * 1  # one seed keeps CI in budget; intervals still resample prompts
     stamps = [p.stat().st_mtime_ns for p in cells]
     # Rerun: every cell is already done; only the leaderboard is rebuilt.
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
