@@ -31,7 +31,6 @@ class ArDPOMethod(Method):
     def align(self, ctx: AlignContext) -> AlignedModel:
         from peft import PeftModel
 
-
         teacher, meta = train_ar_teacher(ctx, self.config.lora)
         merged = PeftModel.from_pretrained(load_model(ctx.pair.ar_path, "ar"), teacher / "adapter").merge_and_unload()
         merged.save_pretrained(ctx.workdir / "model")

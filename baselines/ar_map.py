@@ -51,7 +51,6 @@ class ArMapMethod(Method):
 
     @staticmethod
     def _select_gamma(ctx: AlignContext, delta) -> tuple[float, list[dict]]:
-
         pairs = ctx.data.heldout
         if not pairs:
             raise ValueError(f"task {ctx.task.name!r} gives no held-out pairs: gamma cannot be selected")

@@ -36,7 +36,6 @@ def train_ar_teacher(ctx: AlignContext, lora: LoraSettings) -> tuple[Path, dict]
            "budget": asdict(ctx.budget), "lora": asdict(lora), "data": config_hash(rows)}
 
     def build(tmp: Path) -> dict:
-
         with CostMeter() as meter:
             losses = _run_dpo(ctx, lora, rows, tmp)
         return {"cost": {k: v for k, v in meter.to_dict().items() if k != "reused"}, "train_losses": losses}
@@ -50,7 +49,6 @@ def train_ar_teacher(ctx: AlignContext, lora: LoraSettings) -> tuple[Path, dict]
 def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path) -> list[float]:
     import datasets
     from trl import DPOConfig, DPOTrainer
-
 
     datasets.disable_progress_bars()
     tokenizer = load_tokenizer(ctx.pair.ar_path)

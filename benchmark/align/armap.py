@@ -105,7 +105,6 @@ def _auto_gamma(student: Path, delta: TaskVector, pairs: Path | None, shift: boo
 
 def _task_scorer(task_name: str, limit: int, tok, chat, shift: bool):
     """``score(model, gamma)``: the task's main metric (%) on its first ``limit`` eval prompts of seed 0."""
-
     task = TASKS.get(task_name)()
     items = task.build(0, 0, 0, limit).eval[:limit]
     main = task.metrics[0].name

@@ -53,7 +53,6 @@ def sweep_gamma(student_dir: Path, delta: TaskVector, batch: SequenceBatch, mask
                 estimator: EstimatorConfig | None = None, coarse=COARSE, fine=FINE, seed: int = 0,
                 task_score: Callable[[object, float], float] | None = None) -> tuple[float, list[GammaPoint]]:
     """Return (best gamma, the curve). ``task_score(model, gamma)`` adds a task score per point."""
-
     estimator = estimator or EstimatorConfig(n=8, n_t=8, n_yt=1, antithetic=True)
     merged = load_model(student_dir, "dllm")
     noise = estimator.draw(batch.response_mask, torch.Generator().manual_seed(seed))  # shared by every gamma
@@ -89,7 +88,6 @@ def sweep_gamma(student_dir: Path, delta: TaskVector, batch: SequenceBatch, mask
 def write_curve(points: list[GammaPoint], best: float, out_dir: Path) -> dict[str, Path]:
     """``gamma_curve.csv`` and ``gamma_curve.png`` (reward accuracy, and task score if measured)."""
     import pandas as pd
-
 
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame([p.__dict__ for p in points])

@@ -55,7 +55,6 @@ def measure_variance(policy, reference, batch: SequenceBatch, estimator: Estimat
                      mask_token_id: int, shift: bool, k: int = 8, grad_batch: int = 8,
                      max_rows: int | None = 512, seed: int = 0, proxy: str = PROXY_WEIGHT) -> VarianceReport:
     """Score, loss and proxy-gradient variance of ``estimator`` over the pairs in ``batch``."""
-
     if k < 2:
         raise ValueError(f"need at least 2 estimates per pair to measure a variance, got k={k}")
     generator = torch.Generator().manual_seed(seed)

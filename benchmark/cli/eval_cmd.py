@@ -98,7 +98,6 @@ def main(args) -> int:
 
 
 def evaluate_task(args) -> int:
-
     task = EVAL_TASKS.get(args.task)()
     if args.show_options:
         hub = f"{task.hub.id} (config {task.hub.config}, split {task.hub.split})" if task.hub else "none"
@@ -125,7 +124,6 @@ def evaluate_task(args) -> int:
 
 
 def evaluate_lm_eval(args, parsed_model_args: dict) -> int:
-
     if args.model_dir is None:
         raise BenchmarkError("--lm-eval needs --model-dir (a checkpoint folder)")
     if args.gsm8k or args.truthfulqa or args.ifeval:

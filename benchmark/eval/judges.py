@@ -205,12 +205,10 @@ def _content(raw: bytes, url: str) -> str | None:
 @register_judge("reward-model")
 class RewardModelJudge(Judge):
     """A local reward model (any ``AutoModelForSequenceClassification`` folder); rates each answer alone."""
-
     name = "reward-model"
 
     def __init__(self, path: str | Path) -> None:
         from transformers import AutoModelForSequenceClassification
-
 
         self.path = Path(path)
         if not (self.path / "config.json").is_file():

@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 class Request:
     """The part of lm-eval's ``Instance`` our model classes read (``args``), for calls outside lm-eval."""
-
     def __init__(self, *args) -> None:
         self.args = args
 
@@ -63,7 +62,6 @@ def _refuse_unknown(unknown: dict) -> None:
 
 class BenchLM(LM):
     """Both model kinds behind lm-eval's three request types; batched."""
-
     kind = "dllm"
 
     def __init__(self, pretrained: str, mc_num: int = 8, likelihood: str = "elbo", steps: int | None = None,
@@ -238,7 +236,6 @@ class BenchLM(LM):
 
 class BenchARLM(BenchLM):
     """The same class for AR checkpoints (exact likelihoods, ``generate``)."""
-
     kind = "ar"
 
 

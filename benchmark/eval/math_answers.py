@@ -166,7 +166,6 @@ class FinalAnswerTask(EvalTask):
         return question, answer
 
     def evaluate(self, lm, items: list[tuple[str, str]], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
-
         o = run.options
         rows = [((chat(lm, o["prompt"].format(q=q)) if o["chat"] else o["prompt"].format(q=q)), ref)
                 for q, ref in items]

@@ -31,7 +31,6 @@ def _bool(value: str) -> bool:
 
 class PairwiseTask(EvalTask):
     """Prompts with an ``instruction`` field; subclasses set the name, hub source and prompt field."""
-
     prompt_field: ClassVar[str] = "instruction"
     hub: ClassVar[HubSource | None] = None
     identity_options = ("protocol", "judge", "judge_model")
@@ -53,7 +52,6 @@ class PairwiseTask(EvalTask):
         return run.options.get("answers") is None
 
     def validate(self, run: EvalRun) -> None:
-
         opts = run.options
         if opts["base"] is None:
             raise DataError(f"task {self.name!r} needs the base model's answers: --set base=FILE.jsonl")

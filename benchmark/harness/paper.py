@@ -26,7 +26,6 @@ from benchmark.eval.loaders import load_answers
 @dataclass(frozen=True)
 class HubFamily:
     """An AR model and the DLLM initialised from it, by hub id (loaded without trust_remote_code)."""
-
     name: str
     ar_id: str
     dllm_id: str
@@ -83,7 +82,6 @@ def _in_hf_cache(repo_id: str) -> bool:
 
 
 def _judge_ready() -> str | None:
-
     judge = OpenAIJudge()
     return None if os.environ.get(judge.key_env) else f"no judge key: ${judge.key_env} is not set " \
         f"(judge {judge.model} at {judge.base_url}; or pass a local reward-model judge)"
@@ -106,7 +104,6 @@ def _hub_dataset_cached(repo_id: str) -> bool:
 
 def _load_task(task: PaperTask, data_dir: Path | None) -> tuple[int, str, list[str]]:
     """(items, where from, problems) for one task, offline."""
-
     adapter = EVAL_TASKS.get(task.name)()
     adapter.resolve_options(dict(task.options))  # the suite's options must exist
     problems, path = [], Path(data_dir) / task.file if data_dir and task.file else None
