@@ -122,3 +122,30 @@ def test_elbo_dpo_loss_matches_hand_computation(micro_pair, tmp_path):
         s = 0.5 * ((pi_w - ref_w) - (pi_l - ref_l))
         expected += -math.log(1 / (1 + math.exp(-s))) / 2
     assert loss == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("shift", [True, False])
+def test_lm_head_on_response_positions_only_gives_the_same_estimates_and_gradients(micro_pair, monkeypatch, shift):
+    """The ELBO with logits only from the first response-predicting position equals the full-logits one to
+    1e-5 in fp32, in value and in the gradient of every parameter; prompts of several lengths."""
+    import benchmark.models.elbo as elbo_module
+    from tests.reference.full_logits_elbo import token_log_probs_full_logits
+
+    tok = load_tokenizer(micro_pair.dllm_path)
+    prompts = [micro_pair.format_prompt(p) for p in ("what is 1 plus 2 ?", "list two fruits without fig", "hi")]
+    batch = diffusion_batch(tok, prompts, ["3", "apple pear", "i do not know"], 8)
+    noise = sample_noise(batch.response_mask, n_t=4, n_yt=1, generator=torch.Generator().manual_seed(3))
+
+    def value_and_grads(fn):
+        model = load_model(micro_pair.dllm_path, "dllm")
+        monkeypatch.setattr(elbo_module, "token_log_probs", fn)
+        est = elbo(model, batch, noise, micro_pair.mask_token_id, shift, max_rows=5)
+        est.sum().backward()
+        return est.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    new_value, new_grads = value_and_grads(elbo_module.token_log_probs)
+    old_value, old_grads = value_and_grads(token_log_probs_full_logits)
+    assert torch.allclose(new_value, old_value, atol=1e-5, rtol=1e-5)
+    assert new_grads.keys() == old_grads.keys()
+    for name in old_grads:
+        assert torch.allclose(new_grads[name], old_grads[name], atol=1e-5, rtol=1e-4), name

@@ -73,3 +73,34 @@ def test_top_p_keeps_the_nucleus():
     kept = _top_p(probs, 0.75)
     assert torch.allclose(kept, torch.tensor([[[0.625, 0.375, 0.0, 0.0]]]))
     assert torch.equal(_top_p(probs, 1.0), probs)
+
+
+@pytest.mark.parametrize("settings", [
+    SamplerSettings(max_new_tokens=8, steps=8),
+    SamplerSettings(max_new_tokens=8, steps=4, order="entropy"),
+    SamplerSettings(max_new_tokens=8, steps=4, order="margin", block_length=4),
+    SamplerSettings(max_new_tokens=8, steps=8, block_length=2, threshold=0.5),
+    SamplerSettings(max_new_tokens=8, steps=2, order="left_to_right", block_length=4),
+], ids=["confidence", "entropy", "margin-block4", "threshold-block2", "l2r-block4"])
+def test_block_only_logits_give_the_same_tokens_as_full_logits(setup, micro_pair, settings):
+    """Logits and softmax for the current block only: token-identical to the full-sequence sampler (greedy)."""
+    from tests.reference.full_logits_sampler import diffusion_generate_full_logits
+
+    model, tok, batch = setup
+    new = diffusion_generate(model, batch, micro_pair.mask_token_id, True, settings, torch.Generator().manual_seed(0))
+    old = diffusion_generate_full_logits(model, batch, micro_pair.mask_token_id, True, settings,
+                                         torch.Generator().manual_seed(0))
+    assert torch.equal(new, old)
+
+
+def test_block_only_logits_on_the_tiny_family_eval_prompts(micro_pair):
+    """The same on a full eval batch of a real task (64 prompts of several lengths)."""
+    from tasks.arith import ArithTask
+    from tests.reference.full_logits_sampler import diffusion_generate_full_logits
+
+    model, tok = load_model(micro_pair.dllm_path, "dllm"), load_tokenizer(micro_pair.dllm_path)
+    prompts = [micro_pair.format_prompt(i.prompt) for i in ArithTask().build(0, 0, 0, 64).eval]
+    batch = diffusion_batch(tok, prompts, None, 8)
+    settings = SamplerSettings(max_new_tokens=8, steps=8)
+    new = diffusion_generate(model, batch, micro_pair.mask_token_id, True, settings)
+    assert torch.equal(new, diffusion_generate_full_logits(model, batch, micro_pair.mask_token_id, True, settings))

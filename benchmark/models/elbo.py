@@ -127,13 +127,24 @@ def sample_noise(
 
 def token_log_probs(model, batch: SequenceBatch, corrupted: torch.Tensor, targets: torch.Tensor,
                     shift: bool) -> torch.Tensor:
-    """log p(targets[i] | corrupted) at every position, [rows, T] (0 where undefined)."""
-    logits = model(**batch.model_inputs(corrupted)).logits.float()  # [rows, T, V]
-    if shift:  # Dream: logits at i-1 predict token i
-        logp = torch.zeros(targets.shape, dtype=logits.dtype, device=logits.device)
-        logp[:, 1:] = -F.cross_entropy(logits[:, :-1].transpose(1, 2), targets[:, 1:], reduction="none")
+    """log p(targets[i] | corrupted) at every response position, [rows, T] (0 elsewhere).
+
+    The LM head runs only from the first position that predicts a response token (``logits_to_keep``):
+    prompt positions, whose logits an ELBO never reads, cost no vocabulary-sized activations.
+    """
+    T = targets.shape[1]
+    columns = batch.response_mask.any(0).nonzero()
+    start = int(columns[0]) if len(columns) else T
+    first = max(0, start - 1) if shift else start  # Dream: logits at i-1 predict token i
+    logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
+    if first >= T:
         return logp
-    return -F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    logits = model(**batch.model_inputs(corrupted), logits_to_keep=T - first).logits.float()  # [rows, T-first, V]
+    if shift:
+        logp[:, first + 1:] = -F.cross_entropy(logits[:, :-1].transpose(1, 2), targets[:, first + 1:], reduction="none")
+    else:
+        logp[:, first:] = -F.cross_entropy(logits.transpose(1, 2), targets[:, first:], reduction="none")
+    return logp
 
 
 def elbo(

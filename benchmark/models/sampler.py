@@ -5,7 +5,8 @@ References:
     - Ye et al., "Dream 7B" (``maskgit_plus`` / ``entropy`` / ``margin`` orders, AR shift).
     - Arriola et al., "Block Diffusion", arXiv 2503.09573 (blocks left to right).
 
-Each step predicts every masked position, then commits the k most confident predictions; k spreads the
+Each step predicts the masked positions of the current block (logits and softmax for that block only),
+then commits the k most confident predictions; k spreads the
 remaining masks evenly over the remaining steps of the current block, and with a confidence
 ``threshold`` every prediction above it is committed too (parallel decoding, as Dream's and Fast-dLLM's
 threshold). In block mode only positions of the current block may be committed, so blocks fill
@@ -73,24 +74,30 @@ def diffusion_generate(model, batch: SequenceBatch, mask_token_id: int, shift: b
             masked[:, hi:] = False  # [b, T] eligible positions
             if not masked.any():
                 break
-            logits = model(**batch.model_inputs(x)).logits.float()  # [b, T, V]
-            if shift:  # logits at i-1 predict token i
-                logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+            # Logits only from the first position that can predict the current block (the LM head and the
+            # softmax over the vocabulary are the costly part at a large vocabulary): positions lo..hi-1.
+            first = lo - 1 if shift else lo  # with the AR shift, logits at i-1 predict token i
+            if first < 0:
+                raise ValueError("the response starts at position 0: with the AR shift it needs a prompt token")
+            logits = model(**batch.model_inputs(x), logits_to_keep=T - first).logits.float()  # [b, T-first, V]
+            logits = logits[:, : hi - lo]  # [b, block, V]: predictions for positions lo..hi-1
             logits[..., mask_token_id] = -float("inf")  # never predict the mask itself
             if settings.temperature > 0:
                 probs = _top_p(torch.softmax(logits / settings.temperature, dim=-1), settings.top_p)
-                chosen = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(b, T)
+                chosen = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(
+                    b, hi - lo)
             else:
                 probs = torch.softmax(logits, dim=-1)
                 chosen = probs.argmax(-1)
+            in_block = masked[:, lo:hi]
             conf = _confidence(probs, chosen, settings.order, generator)
-            conf = conf.masked_fill(~masked, -float("inf"))
-            remaining = masked.sum(-1)  # [b]
+            conf = conf.masked_fill(~in_block, -float("inf"))
+            remaining = in_block.sum(-1)  # [b]
             per_step = torch.ceil(remaining / (steps_per_block - step)).long()  # [b]
-            rank = conf.argsort(-1, descending=True).argsort(-1)  # [b, T]
-            commit = (rank < per_step.unsqueeze(-1)) & masked
+            rank = conf.argsort(dim=-1, descending=True, stable=True).argsort(-1)  # [b, block]
+            commit = (rank < per_step.unsqueeze(-1)) & in_block
             if settings.threshold is not None:  # on the chosen token's probability, whatever the order
                 p_chosen = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
-                commit |= masked & (p_chosen >= settings.threshold)
-            x = torch.where(commit, chosen, x)
+                commit |= in_block & (p_chosen >= settings.threshold)
+            x[:, lo:hi] = torch.where(commit, chosen, x[:, lo:hi])
     return x
