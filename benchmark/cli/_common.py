@@ -63,3 +63,11 @@ def model_args(text: str) -> dict:
         return simple_parse_args_string(text) if text else {}
     except ValueError as exc:
         raise BenchmarkError(f"--model-args expects K=V,K=V, got {text!r} ({exc})") from exc
+
+
+def stored_suite(out: Path, suite: str) -> Path:
+    """``OUT/SUITE``, which must hold results (commands that only read the store)."""
+    root = Path(out) / suite
+    if not (root / "cells").is_dir():
+        raise BenchmarkError(f"no results under {root}/cells; run `python -m benchmark run` first")
+    return root

@@ -10,6 +10,7 @@ The older commands ``lm-eval``, ``answers`` and ``winrate`` are aliases of the l
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from benchmark.cli._common import add_checkpoint, model_args, names, positive
@@ -30,7 +31,7 @@ def _round(value):
 def add_parser(sub) -> None:
     ev = sub.add_parser("eval", allow_abbrev=False,
                         help="score one checkpoint: an eval task, lm-eval tasks, answers, or a win rate of answers",
-                        description=__doc__.split("\n", 1)[1], formatter_class=_raw())
+                        description=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     form = ev.add_mutually_exclusive_group(required=True)
     form.add_argument("--task", help="eval task: alpacaeval, arena-hard, truthfulqa-mc2, gsm8k, math500, ifeval")
     form.add_argument("--lm-eval", type=names, metavar="A,B", dest="lm_eval_tasks", help="lm-eval task names")
@@ -58,12 +59,6 @@ def add_parser(sub) -> None:
     wr = ev.add_argument_group("--answers")
     add_judge(wr)
     ev.set_defaults(handler=main)
-
-
-def _raw():
-    import argparse
-
-    return argparse.RawDescriptionHelpFormatter
 
 
 def add_lm_eval_files(group) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from benchmark.cli._common import stored_suite
 from benchmark.harness.leaderboard import to_markdown, write_leaderboard
 
 
@@ -17,9 +17,5 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    root = args.out / args.suite
-    if not (root / "cells").is_dir():
-        print(f"error: no results under {root}/cells; run `python -m benchmark run` first", file=sys.stderr)
-        return 2
-    print(to_markdown(write_leaderboard(root)))
+    print(to_markdown(write_leaderboard(stored_suite(args.out, args.suite))))
     return 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from benchmark.cli._common import stored_suite
 from benchmark.harness.report import write_report
 
 
@@ -17,10 +17,6 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    root = args.out / args.suite
-    if not (root / "cells").is_dir():
-        print(f"error: no results under {root}/cells; run `python -m benchmark run` first", file=sys.stderr)
-        return 2
-    path = write_report(root)
+    path = write_report(stored_suite(args.out, args.suite))
     print(f"wrote {path}")
     return 0

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import Registry
@@ -178,8 +179,6 @@ class OpenAIJudge(Judge):
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc.lower()
 
 

@@ -19,7 +19,6 @@ import logging
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from lm_eval.api.model import LM
 from tqdm.auto import tqdm
 
@@ -27,7 +26,7 @@ import benchmark
 from benchmark.core.api import SamplerSettings
 from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
-from benchmark.models.elbo import EstimatorConfig, elbo
+from benchmark.models.elbo import EstimatorConfig, elbo, log_probs_from_logits
 from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
 from benchmark.models.sampler import diffusion_generate
 
@@ -135,13 +134,8 @@ class BenchLM(LM):
         targets = batch.input_ids
         logits = self.model(**batch.model_inputs(inputs)).logits.float()
         shift = self.shift or self.kind == "ar"
-        if shift:  # logits at i-1 predict token i
-            logp = torch.zeros(targets.shape, dtype=logits.dtype, device=logits.device)
-            logp[:, 1:] = -F.cross_entropy(logits[:, :-1].transpose(1, 2), targets[:, 1:], reduction="none")
-            predicted = torch.cat([logits[:, :1], logits[:, :-1]], 1).argmax(-1)
-        else:
-            logp = -F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-            predicted = logits.argmax(-1)
+        logp = log_probs_from_logits(logits, targets, shift)
+        predicted = (torch.cat([logits[:, :1], logits[:, :-1]], 1) if shift else logits).argmax(-1)
         greedy = ((predicted == targets) | ~batch.response_mask).all(-1)
         return logp, greedy
 

@@ -136,10 +136,17 @@ def token_log_probs(model, batch: SequenceBatch, corrupted: torch.Tensor, target
     columns = batch.response_mask.any(0).nonzero()
     start = int(columns[0]) if len(columns) else T
     first = max(0, start - 1) if shift else start  # Dream: logits at i-1 predict token i
-    logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
     if first >= T:
-        return logp
+        return torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
     logits = model(**batch.model_inputs(corrupted), logits_to_keep=T - first).logits.float()  # [rows, T-first, V]
+    return log_probs_from_logits(logits, targets, shift, first)
+
+
+def log_probs_from_logits(logits: torch.Tensor, targets: torch.Tensor, shift: bool, first: int = 0) -> torch.Tensor:
+    """log p(targets[i]) [rows, T] from logits of positions ``first..T-1`` (0 where not predicted).
+
+    With ``shift`` (Dream, AR models) the logits at i-1 predict token i."""
+    logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
     if shift:
         logp[:, first + 1:] = -F.cross_entropy(logits[:, :-1].transpose(1, 2), targets[:, first + 1:], reduction="none")
     else:

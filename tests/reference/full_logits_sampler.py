@@ -9,33 +9,7 @@ import torch
 
 from benchmark.core.api import SamplerSettings
 from benchmark.models.batching import SequenceBatch
-
-
-def _confidence(probs: torch.Tensor, chosen: torch.Tensor, order: str, generator) -> torch.Tensor:
-    """Higher = commit earlier. probs [b, T, V], chosen [b, T] -> [b, T]."""
-    if order == "confidence":  # maskgit_plus: probability of the sampled token
-        return probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
-    if order == "entropy":
-        return (probs * probs.clamp_min(1e-12).log()).sum(-1)
-    if order == "margin":
-        top2 = probs.topk(2, dim=-1).values
-        return top2[..., 0] - top2[..., 1]
-    if order == "random":
-        return torch.rand(chosen.shape, generator=generator, device=chosen.device)
-    if order == "left_to_right":
-        T = chosen.shape[1]
-        return -torch.arange(T, device=chosen.device, dtype=torch.float).expand_as(chosen)
-    raise ValueError(f"unknown unmasking order {order!r}")
-
-
-def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Keep the smallest set of tokens whose probability reaches ``top_p``, renormalised. [b, T, V]"""
-    if top_p >= 1.0:
-        return probs
-    sorted_p, order = probs.sort(-1, descending=True)
-    keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the most likely token
-    filtered = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
-    return filtered / filtered.sum(-1, keepdim=True)
+from benchmark.models.sampler import _confidence, _top_p  # unchanged by the block-only rewrite
 
 
 @torch.no_grad()
