@@ -121,6 +121,11 @@ class SamplerSettings:
     top_p: float = 1.0
     order: Literal["confidence", "entropy", "margin", "random", "left_to_right"] = "confidence"
     threshold: float | None = None  # commit every prediction at least this confident (Dream/Fast-dLLM: 0.9)
+    # Keys/values reuse (Fast-dLLM): "none" recomputes the whole sequence each step; "prefix" reuses the
+    # committed blocks' (exact for block-causal attention, approximate for bidirectional); "dual" also
+    # freezes the masked suffix within a block (bidirectional models).
+    cache: Literal["none", "prefix", "dual"] = "none"
+    stop_at_eos: bool = True  # a finished block holding end-of-text ends that row: the rest is end-of-text
 
 
 @dataclass(frozen=True)

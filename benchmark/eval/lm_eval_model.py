@@ -28,7 +28,7 @@ from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
 from benchmark.models.elbo import EstimatorConfig, elbo, log_probs_from_logits
 from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
-from benchmark.models.sampler import diffusion_generate
+from benchmark.models.sampler import CACHES, diffusion_generate
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,14 @@ class BenchLM(LM):
 
     def __init__(self, pretrained: str, mc_num: int = 8, likelihood: str = "elbo", steps: int | None = None,
                  block_length: int | None = None, temperature: float = 0.0, top_p: float = 1.0,
-                 order: str = "confidence", threshold: float | None = None, max_new_tokens: int = 256,
+                 order: str = "confidence", threshold: float | None = None, cache: str = "none", max_new_tokens: int = 256,
                  shift: bool | None = None, batch_size: int = 16, max_rows: int = 512, seed: int = 0,
                  device: str = "auto", dtype: str = "auto", block_attention: int | None = None,
                  **unknown: object) -> None:
         super().__init__()
         _refuse_unknown(unknown)  # every check below runs before the model is loaded
+        if cache not in CACHES:
+            raise BenchmarkError(f"--model-args cache must be one of {', '.join(CACHES)}, got {cache!r}")
         if likelihood not in ("elbo", "one_pass"):
             raise BenchmarkError(f"--model-args likelihood must be 'elbo' or 'one_pass', got {likelihood!r}")
         self.path = Path(pretrained)
@@ -100,7 +102,7 @@ class BenchLM(LM):
         self.likelihood, self.shift = likelihood, bool(shift)
         self.max_new_tokens, self.batch_size, self.max_rows = int(max_new_tokens), int(batch_size), int(max_rows)
         self.sampler = dict(steps=steps, block_length=block_length, temperature=float(temperature),
-                            top_p=float(top_p), order=order, threshold=threshold)
+                            top_p=float(top_p), order=order, threshold=threshold, cache=cache)
         self.seed = int(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
 
@@ -208,7 +210,8 @@ class BenchLM(LM):
                                       torch.cat([pos, pos[:, -1:] + 1 + torch.arange(R, device=dev)], 1),
                                       torch.cat([torch.zeros_like(ids, dtype=torch.bool),
                                                  torch.ones(len(chunk), R, dtype=torch.bool, device=dev)], 1))
-                x = diffusion_generate(self.model, batch, self.mask_id, self.shift, settings, self.generator)
+                x = diffusion_generate(self.model, batch, self.mask_id, self.shift, settings, self.generator,
+                                       eos_token_id=self.tok.eos_token_id)
                 texts = decode_responses(self.tok, x[:, -R:])
             for text in texts:
                 cut = min((text.find(s) for s in until if s and s in text), default=-1)
@@ -225,7 +228,8 @@ class BenchLM(LM):
         return SamplerSettings(max_new_tokens=new, steps=int(self.sampler["steps"] or new),
                                block_length=int(block) if block else None, temperature=temperature,
                                top_p=self.sampler["top_p"], order=self.sampler["order"],
-                               threshold=float(self.sampler["threshold"]) if self.sampler["threshold"] else None)
+                               threshold=float(self.sampler["threshold"]) if self.sampler["threshold"] else None,
+                               cache=self.sampler["cache"])
 
 
 class BenchARLM(BenchLM):

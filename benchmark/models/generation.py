@@ -42,6 +42,6 @@ def decode(model, tok, kind: str, inputs: list[str], settings: SamplerSettings, 
             answers += decode_responses(tok, out[:, ids.shape[1]:])
         else:
             batch = diffusion_batch(tok, chunk, None, settings.max_new_tokens)
-            x = diffusion_generate(model, batch, mask_token_id, shift, settings, generator)
+            x = diffusion_generate(model, batch, mask_token_id, shift, settings, generator, tok.eos_token_id)
             answers += decode_responses(tok, x[:, -settings.max_new_tokens:])
     return answers
