@@ -36,6 +36,7 @@ class ElboDPOMethod(Method):
         elbo_form: str = "exact_l"
         sft_weight: float = 0.0  # LLaDA 1.5 adds 0.05 x SFT loss on chosen responses
         beta: float | None = None  # None: the suite budget's beta, shared with ar-dpo
+        max_tokens_per_pass: int | None = 4096  # the n copies run in chunks of this many tokens (bounded memory)
         lora: LoraSettings = field(default_factory=LoraSettings)
 
     def align(self, ctx: AlignContext) -> AlignedModel:
@@ -43,6 +44,7 @@ class ElboDPOMethod(Method):
         from peft import get_peft_model
 
         from benchmark.align.elbo_dpo_trainer import ElboDPOConfig, ElboDPOTrainer, PreferenceCollator
+        from benchmark.align.precision import trainer_device_args
 
         datasets.disable_progress_bars()
         cfg, pair = self.config, ctx.pair
@@ -54,10 +56,11 @@ class ElboDPOMethod(Method):
             output_dir=str(ctx.workdir / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
             max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate,
             beta=ctx.budget.beta if cfg.beta is None else cfg.beta,
-            lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, use_cpu=True, bf16=False,
+            lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, **trainer_device_args(),
             save_strategy="no", report_to="none", logging_steps=10, dataloader_num_workers=0,
             n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, elbo_form=cfg.elbo_form,
             sft_weight=cfg.sft_weight, region_len=pair.sampler.max_new_tokens,
+            max_tokens_per_pass=cfg.max_tokens_per_pass,
         )
         trainer = ElboDPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
                                  data_collator=PreferenceCollator(tokenizer, args.region_len),

@@ -95,3 +95,17 @@ def test_sdar_format_gets_block_attention_and_no_shift_in_the_model_class(micro_
                                          {"until": [], "max_gen_toks": 8})])
     assert isinstance(text, str)
     assert BenchLM(str(tmp_path), block_attention=2).model._block_attention_size == 2
+
+
+def test_block_attention_under_eager_attention_equals_sdpa(micro_pair):
+    """eager adds its mask to the scores: the hook gives it an additive float mask, not sdpa's bool one."""
+    ids = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [3, 4, 5, 6, 7, 8, 9, 10]])
+    attn = (ids != 0).long()
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    sdpa = load_model(micro_pair.dllm_path, "dllm", block_attention=2)
+    eager = load_model(micro_pair.dllm_path, "dllm", block_attention=2)
+    eager.config._attn_implementation = "eager"
+    for layer in eager.model.layers:
+        layer.self_attn.config._attn_implementation = "eager"
+    a, b = logits(sdpa, ids, attn, pos), logits(eager, ids, attn, pos)
+    assert torch.allclose(a[attn.bool()], b[attn.bool()], atol=1e-4)

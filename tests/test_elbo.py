@@ -125,11 +125,15 @@ def test_elbo_dpo_loss_matches_hand_computation(micro_pair, tmp_path):
 
 
 @pytest.mark.parametrize("shift", [True, False])
-def test_lm_head_on_response_positions_only_gives_the_same_estimates_and_gradients(micro_pair, monkeypatch, shift):
-    """The ELBO with logits only from the first response-predicting position equals the full-logits one to
-    1e-5 in fp32, in value and in the gradient of every parameter; prompts of several lengths."""
-    import benchmark.models.elbo as elbo_module
-    from tests.reference.full_logits_elbo import token_log_probs_full_logits
+@pytest.mark.parametrize("chunks", [{}, {"max_rows": 5}, {"max_rows": 1}, {"max_tokens": 64}],
+                         ids=["one-pass", "rows-5", "rows-1", "tokens-64"])
+def test_bounded_memory_elbo_gives_the_same_estimates_and_gradients(micro_pair, shift, chunks):
+    """The head on masked positions only, in slices, and the copies in chunks recomputed in backward: equal
+    to the full-logits one-pass ELBO to 1e-5 in fp32, in value and in every parameter's gradient, through a
+    LoRA adapter in training mode; prompts of several lengths."""
+    from peft import LoraConfig, get_peft_model
+
+    from tests.reference.full_logits_elbo import elbo_full_logits
 
     tok = load_tokenizer(micro_pair.dllm_path)
     prompts = [micro_pair.format_prompt(p) for p in ("what is 1 plus 2 ?", "list two fruits without fig", "hi")]
@@ -137,15 +141,33 @@ def test_lm_head_on_response_positions_only_gives_the_same_estimates_and_gradien
     noise = sample_noise(batch.response_mask, n_t=4, n_yt=1, generator=torch.Generator().manual_seed(3))
 
     def value_and_grads(fn):
-        model = load_model(micro_pair.dllm_path, "dllm")
-        monkeypatch.setattr(elbo_module, "token_log_probs", fn)
-        est = elbo(model, batch, noise, micro_pair.mask_token_id, shift, max_rows=5)
-        est.sum().backward()
+        torch.manual_seed(0)
+        model = get_peft_model(load_model(micro_pair.dllm_path, "dllm"),
+                               LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "up_proj"],
+                                          init_lora_weights=False))
+        model.train()
+        est = fn(model)
+        (est * torch.tensor([1.0, -2.0, 0.5])).sum().backward()
         return est.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
-    new_value, new_grads = value_and_grads(elbo_module.token_log_probs)
-    old_value, old_grads = value_and_grads(token_log_probs_full_logits)
+    new_value, new_grads = value_and_grads(lambda m: elbo(m, batch, noise, micro_pair.mask_token_id, shift, **chunks))
+    old_value, old_grads = value_and_grads(lambda m: elbo_full_logits(m, batch, noise, micro_pair.mask_token_id,
+                                                                       shift))
     assert torch.allclose(new_value, old_value, atol=1e-5, rtol=1e-5)
-    assert new_grads.keys() == old_grads.keys()
+    assert new_grads.keys() == old_grads.keys() and len(new_grads) > 0
     for name in old_grads:
         assert torch.allclose(new_grads[name], old_grads[name], atol=1e-5, rtol=1e-4), name
+
+
+def test_head_slices_cover_every_masked_position(micro_pair, monkeypatch):
+    """With a head slice of 3 positions the estimate is unchanged (the slices tile the masked positions)."""
+    import benchmark.models.elbo as elbo_module
+
+    model, tok = load_model(micro_pair.dllm_path, "dllm"), load_tokenizer(micro_pair.dllm_path)
+    batch = diffusion_batch(tok, [micro_pair.format_prompt("what is 1 plus 2 ?")] * 2, ["3", "4"], 8)
+    noise = sample_noise(batch.response_mask, n_t=2, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        whole = elbo(model, batch, noise, micro_pair.mask_token_id, True)
+        monkeypatch.setattr(elbo_module, "_head_positions", lambda vocab: 3)
+        sliced = elbo(model, batch, noise, micro_pair.mask_token_id, True)
+    assert torch.allclose(whole, sliced, atol=1e-6)

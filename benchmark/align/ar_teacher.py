@@ -50,13 +50,15 @@ def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path)
     import datasets
     from trl import DPOConfig, DPOTrainer
 
+    from benchmark.align.precision import trainer_device_args
+
     datasets.disable_progress_bars()
     tokenizer = load_tokenizer(ctx.pair.ar_path)
     model = load_model(ctx.pair.ar_path, "ar")
     args = DPOConfig(
         output_dir=str(out / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
         max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate, beta=ctx.budget.beta,
-        lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, use_cpu=True, bf16=False,
+        lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, **trainer_device_args(),
         gradient_checkpointing=False, save_strategy="no", report_to="none", logging_steps=10,
         max_length=64, dataloader_num_workers=0,
     )

@@ -38,7 +38,10 @@ class ElboDPOConfig(TrainingArguments):
     sft_weight: float = field(default=0.0,
                               metadata={"help": "Weight of an SFT term on chosen responses (LLaDA 1.5: 0.05)."})
     region_len: int = field(default=8, metadata={"help": "Response region R of the DLLM."})
-    max_rows: int | None = field(default=None, metadata={"help": "Rows per forward call (memory cap)."})
+    max_rows: int | None = field(default=None, metadata={"help": "Rows per forward call (overrides max_tokens_per_pass)."})
+    max_tokens_per_pass: int | None = field(
+        default=4096, metadata={"help": "Tokens per forward call: the n noisy copies run in chunks this size, each "
+                                        "recomputed in backward, so activation memory is one chunk's (None: one pass)."})
     remove_unused_columns: bool = False
 
 
@@ -77,9 +80,10 @@ class ElboDPOTrainer(Trainer):
         # 2. Noise: shared between policy and reference (antithetic) or drawn twice.
         noise_policy, noise_ref = self.estimator.draw_pair(batch.response_mask)
         # 3. ELBO estimates [2b] under the policy (with grad) and the reference (adapter off, no grad).
-        b_policy = elbo(model, batch, noise_policy, self.mask_token_id, self.shift, cfg.max_rows)
+        chunks = {"max_rows": cfg.max_rows, "max_tokens": cfg.max_tokens_per_pass}
+        b_policy = elbo(model, batch, noise_policy, self.mask_token_id, self.shift, **chunks)
         with torch.no_grad(), _adapter_off(model):
-            b_ref = elbo(model, batch, noise_ref, self.mask_token_id, self.shift, cfg.max_rows)
+            b_ref = elbo(model, batch, noise_ref, self.mask_token_id, self.shift, **chunks)
         # 4. Preference score s and the DPO loss.
         margin_w = b_policy[:b] - b_ref[:b]  # [b]
         margin_l = b_policy[b:] - b_ref[b:]  # [b]

@@ -9,7 +9,8 @@ References:
 B(y|x) = E_t E_{y_t}[(1/t) sum_i 1[y_t^i = mask] log p(y^i | y_t, x)]  (form ``continuous``), or with
 exactly l of the L response tokens masked, l ~ U{1..L}, weight L/l (form ``exact_l``, the default and
 the lower-variance one). The prompt is never masked. All n masked copies of a batch run as one forward
-pass (split into chunks of at most ``max_rows`` rows).
+pass (or in chunks, each recomputed in backward), and the LM head runs only at the masked positions, so
+memory does not grow with vocabulary x length (see ``masked_log_prob_sums``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch
@@ -129,8 +131,8 @@ def token_log_probs(model, batch: SequenceBatch, corrupted: torch.Tensor, target
                     shift: bool) -> torch.Tensor:
     """log p(targets[i] | corrupted) at every response position, [rows, T] (0 elsewhere).
 
-    The LM head runs only from the first position that predicts a response token (``logits_to_keep``):
-    prompt positions, whose logits an ELBO never reads, cost no vocabulary-sized activations.
+    The LM head runs only from the first position that predicts a response token (``logits_to_keep``).
+    The ELBO itself uses ``masked_log_prob_sums``, which runs it only where a token is masked.
     """
     T = targets.shape[1]
     columns = batch.response_mask.any(0).nonzero()
@@ -140,6 +142,56 @@ def token_log_probs(model, batch: SequenceBatch, corrupted: torch.Tensor, target
         return torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
     logits = model(**batch.model_inputs(corrupted), logits_to_keep=T - first).logits.float()  # [rows, T-first, V]
     return log_probs_from_logits(logits, targets, shift, first)
+
+
+def _head_positions(vocab_size: int) -> int:
+    """Positions per LM-head call: about 32M logits (128 MB in fp32) whatever the vocabulary."""
+    return max(16, (1 << 25) // max(1, vocab_size))
+
+
+def masked_log_prob_sums(model, batch: SequenceBatch, corrupted: torch.Tensor, targets: torch.Tensor,
+                         masks: torch.Tensor, shift: bool) -> torch.Tensor:
+    """sum_i masks[r, i] * log p(targets[r, i] | corrupted[r]) for each row r: [rows].
+
+    Memory is bounded by the masked positions, not by rows x length x vocabulary: the model runs with its
+    LM head on a single position, the final hidden states of the positions that predict a masked token are
+    gathered, and the head and cross-entropy run on them in slices of ``_head_positions`` (each slice
+    recomputed in backward, so no slice's logits outlive it).
+    """
+    rows, T = targets.shape
+    out = model(**batch.model_inputs(corrupted), output_hidden_states=True,
+                logits_to_keep=torch.tensor([T - 1], device=targets.device))
+    hidden = out.hidden_states[-1]  # [rows, T, H], after the final norm: what the head reads
+    row, col = masks.nonzero(as_tuple=True)  # masked (row, position) pairs
+    src = col - 1 if shift else col  # Dream / AR shift: the state at i-1 predicts token i
+    if shift and bool((src < 0).any()):
+        raise ElboError("a masked token at position 0: with the AR shift it needs a token before it")
+    picked, wanted = hidden[row, src], targets[row, col]  # [M, H], [M]
+    head = _output_head(model)
+    cap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    step = _head_positions(head.weight.shape[0])
+    parts = []
+    for lo in range(0, picked.shape[0], step):
+        h, y = picked[lo:lo + step], wanted[lo:lo + step]
+        if torch.is_grad_enabled():
+            parts.append(checkpoint(_head_log_probs, head, h, y, cap, use_reentrant=False))
+        else:
+            parts.append(_head_log_probs(head, h, y, cap))
+    logp = torch.cat(parts) if parts else hidden.new_zeros(0, dtype=torch.float32)
+    return torch.zeros(rows, dtype=torch.float32, device=targets.device).index_add(0, row, logp)
+
+
+def _output_head(model):
+    """The LM head (through peft and DDP wrappers, which forward attribute access to the model)."""
+    inner = getattr(model, "module", model)
+    return inner.get_output_embeddings()
+
+
+def _head_log_probs(head, hidden: torch.Tensor, targets: torch.Tensor, softcap: float | None) -> torch.Tensor:
+    logits = head(hidden).float()  # [m, V]
+    if softcap:  # Gemma 2's final logit soft-capping, applied by its own forward after the head
+        logits = softcap * torch.tanh(logits / softcap)
+    return -F.cross_entropy(logits, targets, reduction="none")
 
 
 def log_probs_from_logits(logits: torch.Tensor, targets: torch.Tensor, shift: bool, first: int = 0) -> torch.Tensor:
@@ -162,10 +214,14 @@ def elbo(
     shift: bool,
     max_rows: int | None = None,
     per_estimate: bool = False,
+    max_tokens: int | None = None,
 ) -> torch.Tensor:
     """ELBO estimate of log p(response | prompt) for each sequence: [b] (or [n, b] if ``per_estimate``).
 
-    The n noisy copies are stacked into one [n*b, T] batch; ``max_rows`` bounds rows per forward call.
+    The n noisy copies are stacked into one [n*b, T] batch and run in chunks of at most ``max_rows`` rows
+    (or as many rows as hold ``max_tokens`` tokens; default: one chunk). With gradients on and more than
+    one chunk, each chunk is recomputed in backward (``torch.utils.checkpoint``): the activations alive at
+    once are one chunk's, so the n copies of VRPO cost the memory of one; the gradients are the same.
     """
     n, b, T = noise.masks.shape
     if batch.response_mask[:, 0].any() and shift:
@@ -175,15 +231,18 @@ def elbo(
     corrupted = targets.masked_fill(masks, mask_token_id)
     rep = SequenceBatch(targets, batch.attention_mask.repeat(n, 1), batch.position_ids.repeat(n, 1),
                         batch.response_mask.repeat(n, 1))
-    rows = max_rows or n * b
+    rows = max_rows or (max(1, max_tokens // T) if max_tokens else n * b)
+    chunked = torch.is_grad_enabled() and rows < n * b
     parts = []
     for start in range(0, n * b, rows):
         sl = slice(start, start + rows)
         chunk = SequenceBatch(*(t[sl] for t in (rep.input_ids, rep.attention_mask, rep.position_ids,
                                                  rep.response_mask)))
-        parts.append(token_log_probs(model, chunk, corrupted[sl], targets[sl], shift))
-    logp = torch.cat(parts)  # [n*b, T]
-    per_copy = (logp * masks).sum(-1).reshape(n, b) * noise.weights.to(logp.dtype)  # [n, b]
+        args = (model, chunk, corrupted[sl], targets[sl], masks[sl], shift)
+        parts.append(checkpoint(masked_log_prob_sums, *args, use_reentrant=False) if chunked
+                     else masked_log_prob_sums(*args))
+    sums = torch.cat(parts)  # [n*b]
+    per_copy = sums.reshape(n, b) * noise.weights.to(sums.dtype)  # [n, b]
     return per_copy if per_estimate else per_copy.mean(0)
 
 

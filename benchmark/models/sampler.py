@@ -31,6 +31,7 @@ import math
 import torch
 
 from benchmark.core.api import SamplerSettings
+from benchmark.models.attention import attention_allowed, model_mask
 from benchmark.models.batching import SequenceBatch
 
 CACHES = ("none", "prefix", "dual")
@@ -61,30 +62,6 @@ def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the most likely token
     filtered = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
     return filtered / filtered.sum(-1, keepdim=True)
-
-
-def attention_allowed(model, batch: SequenceBatch) -> torch.Tensor:
-    """[b, T, T] bool, True where query i may attend key j: the model's own rule (padding, and block-causal
-    when ``install_block_attention`` made it so), spelled out so that cached calls can slice it."""
-    from benchmark.models.attention import block_causal_mask
-
-    size = getattr(model, "_block_attention_size", None)
-    if size is not None:
-        return block_causal_mask(batch.attention_mask, batch.position_ids, size)[:, 0]
-    b, T = batch.attention_mask.shape
-    allowed = batch.attention_mask.bool().unsqueeze(1).expand(b, T, T).clone()
-    allowed |= torch.eye(T, dtype=torch.bool, device=allowed.device)  # a padded query attends to itself
-    return allowed
-
-
-def model_mask(model, allowed: torch.Tensor) -> torch.Tensor:
-    """A [b, q, k] bool rule as the 4D mask the model's attention takes as given (bool for sdpa, additive
-    float for eager); transformers passes a 4D mask through unchanged."""
-    allowed = allowed.unsqueeze(1)
-    if getattr(model.config, "_attn_implementation", "sdpa") == "eager":
-        return torch.zeros(allowed.shape, dtype=model.dtype, device=allowed.device).masked_fill(
-            ~allowed, torch.finfo(model.dtype).min)
-    return allowed
 
 
 def _cache_kwarg(model) -> str:
