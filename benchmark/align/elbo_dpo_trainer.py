@@ -38,10 +38,12 @@ class ElboDPOConfig(TrainingArguments):
     sft_weight: float = field(default=0.0,
                               metadata={"help": "Weight of an SFT term on chosen responses (LLaDA 1.5: 0.05)."})
     region_len: int = field(default=8, metadata={"help": "Response region R of the DLLM."})
-    max_rows: int | None = field(default=None, metadata={"help": "Rows per forward call (overrides max_tokens_per_pass)."})
+    max_rows: int | None = field(default=None,
+                                 metadata={"help": "Rows per forward call (overrides max_tokens_per_pass)."})
     max_tokens_per_pass: int | None = field(
-        default=4096, metadata={"help": "Tokens per forward call: the n noisy copies run in chunks this size, each "
-                                        "recomputed in backward, so activation memory is one chunk's (None: one pass)."})
+        default=4096, metadata={"help": "Tokens per forward call: the n noisy copies run in chunks this size, "
+                                        "each recomputed in backward, so activation memory is one chunk's "
+                                        "(None: one pass)."})
     remove_unused_columns: bool = False
 
 

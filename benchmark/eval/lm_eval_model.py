@@ -65,7 +65,8 @@ class BenchLM(LM):
 
     def __init__(self, pretrained: str, mc_num: int = 8, likelihood: str = "elbo", steps: int | None = None,
                  block_length: int | None = None, temperature: float = 0.0, top_p: float = 1.0,
-                 order: str = "confidence", threshold: float | None = None, cache: str = "none", max_new_tokens: int = 256,
+                 order: str = "confidence", threshold: float | None = None, cache: str = "none",
+                 max_new_tokens: int = 256,
                  shift: bool | None = None, batch_size: int = 16, max_rows: int = 512, seed: int = 0,
                  device: str = "auto", dtype: str = "auto", block_attention: int | None = None,
                  **unknown: object) -> None:
