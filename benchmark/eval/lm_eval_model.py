@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import zlib
 from pathlib import Path
 
 import torch
@@ -26,7 +28,7 @@ import benchmark
 from benchmark.core.api import SamplerSettings
 from benchmark.core.errors import BenchmarkError
 from benchmark.models.batching import SequenceBatch, decode_responses, left_pad
-from benchmark.models.elbo import EstimatorConfig, elbo, log_probs_from_logits
+from benchmark.models.elbo import ElboNoise, EstimatorConfig, elbo, log_probs_from_logits
 from benchmark.models.loading import default_block_attention, load_model, load_tokenizer
 from benchmark.models.sampler import CACHES, diffusion_generate
 
@@ -81,6 +83,13 @@ class BenchLM(LM):
             raise BenchmarkError(f"--model-args device={device}: this machine has no CUDA device (use device=auto)")
         self._device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                     "cpu" if device == "auto" else device)  # lm-eval's LM.device reads it
+        self.accelerator = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under `accelerate launch`: split requests by rank
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator(cpu=self._device.type == "cpu")
+            self._rank, self._world_size = self.accelerator.process_index, self.accelerator.num_processes
+            self._device = self.accelerator.device
         if dtype == "auto":  # bf16 where the hardware has it, fp32 on CPUs (exact, and what tests compare)
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         if dtype not in ("float32", "bfloat16", "float16"):
@@ -106,6 +115,21 @@ class BenchLM(LM):
                             top_p=float(top_p), order=order, threshold=threshold, cache=cache)
         self.seed = int(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+
+    # ------------------------------------------------------------------ data parallel (lm-eval's evaluator)
+    def all_gather(self, tensor):
+        return tensor if self.world_size <= 1 else self.accelerator.gather(tensor)
+
+    def gather_object(self, obj, dst=0):
+        if self.world_size <= 1:
+            return [obj]
+        result = [None] * self.world_size if self.rank == dst else None
+        torch.distributed.gather_object(obj=obj, object_gather_list=result, dst=dst)
+        return result
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            self.accelerator.wait_for_everyone()
 
     # ------------------------------------------------------------------ helpers
     def _ids(self, text: str) -> list[int]:
@@ -142,6 +166,18 @@ class BenchLM(LM):
         greedy = ((predicted == targets) | ~batch.response_mask).all(-1)
         return logp, greedy
 
+    def _request_noise(self, response_mask: torch.Tensor, pairs: list[tuple[list[int], list[int]]]) -> ElboNoise:
+        """The ELBO's noise drawn per request from a seed of (seed, request tokens): a request's estimate does
+        not depend on its batch, its order or which data-parallel rank scores it."""
+        masks, weights = [], []
+        for row, (ctx, cont) in enumerate(pairs):
+            digest = zlib.crc32(json.dumps([ctx, cont]).encode())
+            gen = torch.Generator(device=response_mask.device).manual_seed(self.seed * 1_000_003 + digest)
+            noise = self.estimator.draw(response_mask[row:row + 1], gen)
+            masks.append(noise.masks)
+            weights.append(noise.weights)
+        return ElboNoise(torch.cat(masks, 1), torch.cat(weights, 1))
+
     @torch.no_grad()
     def _score(self, pairs: list[tuple[list[int], list[int]]], disable_tqdm: bool = False
                ) -> list[tuple[float, bool]]:
@@ -159,7 +195,7 @@ class BenchLM(LM):
             logp, greedy = self._one_pass(batch, inputs)
             summed = (logp * batch.response_mask).sum(-1)
             if self.kind == "dllm" and self.likelihood == "elbo":
-                noise = self.estimator.draw(batch.response_mask, self.generator)
+                noise = self._request_noise(batch.response_mask, [pairs[i] for i in idx])
                 summed = elbo(self.model, batch, noise, self.mask_id, self.shift, self.max_rows)
             for i, s, g in zip(idx, summed, greedy):
                 out[i] = (float(s), bool(g))
