@@ -39,8 +39,8 @@ def test_lm_eval_data_parallel_equals_one_process(tiny_pair, tmp_path):
     from benchmark.eval.local_tasks import write_local_tasks
 
     gsm = tmp_path / "gsm8k.jsonl"
-    gsm.write_text("".join(json.dumps({"question": f"what is {a} plus {a + 2} ?", "answer": f"so #### {2 * a + 2}"}) + "\n"
-                           for a in range(7)))
+    rows = [{"question": f"what is {a} plus {a + 2} ?", "answer": f"so #### {2 * a + 2}"} for a in range(7)]
+    gsm.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tqa = tmp_path / "tqa.csv"
     tqa.write_text("Question,Best Answer,Correct Answers,Incorrect Answers\n" + "".join(
         f"what color is {w} ?,it is red,it is red; red,it is blue; blue; green\n"
