@@ -30,6 +30,7 @@ class ArMapMethod(Method):
     description = "AR teacher's DPO LoRA delta x gamma added to the DLLM (weight transfer, no DLLM training)"
     paper_title = "AR-MAP: aligning diffusion LLMs by mapping autoregressive preference weights"
     paper_id = "2602.02178"
+    reuses = ("ar-dpo",)  # the DPO-trained AR teacher
 
     @dataclass(frozen=True)
     class Config:

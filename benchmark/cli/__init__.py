@@ -27,13 +27,13 @@ import signal
 import sys
 import threading
 
-from benchmark.cli import aliases, compare, eval_cmd, leaderboard, listing, report, reproduce, run, transfer
+from benchmark.cli import aliases, cell, compare, eval_cmd, leaderboard, listing, report, reproduce, run, transfer
 from benchmark.cli._common import positive
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.provenance import cores_available
 from benchmark.core.registry import PluginError, RegistryError, load_plugin_file
 
-COMMANDS = (run, listing, eval_cmd, transfer, reproduce, leaderboard, report, compare, aliases)
+COMMANDS = (run, cell, listing, eval_cmd, transfer, reproduce, leaderboard, report, compare, aliases)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,12 @@ def add_parser(sub) -> None:
     add_plugins(run)
     run.add_argument("--dry-run", action="store_true", help="check models, data, judge and GPU; print the plan")
     run.add_argument("--data-dir", type=Path, help="folder of the paper tasks' files (paper suite)")
+    run.add_argument("--executor", choices=["serial", "ray"], default="serial",
+                     help="serial: one cell after another (default); ray: every cell a Ray task "
+                     "(pip install -e '.[ray]')")
+    run.add_argument("--address", help="Ray cluster to join (--executor ray; default: start a local one)")
+    run.add_argument("--max-retries", type=int, default=2,
+                     help="Ray: retries of a cell whose worker died, before it is reported (default: 2)")
     run.set_defaults(handler=main)
 
 
@@ -48,13 +54,21 @@ def main(args) -> int:
                   "run the methods per family with `transfer` and `eval` meanwhile", file=sys.stderr)
             return 2
         return 0
+    if args.address and args.executor != "ray":
+        print("error: --address joins a Ray cluster; it needs --executor ray", file=sys.stderr)
+        return 2
+    if args.max_retries < 0:
+        print(f"error: --max-retries must be >= 0, got {args.max_retries}", file=sys.stderr)
+        return 2
     if args.dry_run:
         print("error: --dry-run is only meaningful for --suite paper (tiny runs offline in minutes)", file=sys.stderr)
         return 2
 
     cfg = RunConfig(suite=args.suite, methods=None if args.all else args.methods, tasks=args.tasks,
                     seeds=args.seeds, out=args.out, force=args.force, rebuild=args.rebuild,
-                    keep_models=args.keep_models, cache_dir=args.cache_dir)
+                    keep_models=args.keep_models, cache_dir=args.cache_dir, executor=args.executor,
+                    address=args.address, max_retries=args.max_retries,
+                    plugins=[str(Path(p).resolve()) for p in args.plugins + args.run_plugins])
     with contextlib.redirect_stdout(sys.stderr):  # trainers' loss dictionaries and progress: not the table
         board = run(cfg)
     print(to_markdown(board))

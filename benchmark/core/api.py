@@ -204,6 +204,9 @@ class Method(ABC):
     description: ClassVar[str] = ""
     paper_title: ClassVar[str | None] = None
     paper_id: ClassVar[str | None] = None
+    # Methods whose shared work (``ctx.shared``) this one reuses: when selected, their cell of the same
+    # (family, task, seed) runs first, so that parallel executors never build that work twice.
+    reuses: ClassVar[tuple[str, ...]] = ()
 
     @dataclass(frozen=True)
     class Config:

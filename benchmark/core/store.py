@@ -286,6 +286,17 @@ class ResultStore:
             yield path, record
 
 
+def _wait_for_rank0(meta_file: Path, timeout_s: float = 3600) -> None:
+    """A non-zero rank waits until rank 0 has renamed the shared work into place."""
+    import time
+
+    start = time.monotonic()
+    while not meta_file.is_file():
+        if time.monotonic() - start > timeout_s:
+            raise BenchmarkError(f"{meta_file}: rank 0 did not finish the shared work within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
 class SharedArtifacts:
     """Work that several cells reuse, built once per key into a temporary folder and renamed into place."""
 
@@ -293,22 +304,38 @@ class SharedArtifacts:
         self.root = Path(root)
 
     def get_or_build(self, name: str, key: dict, build: Callable[[Path], dict]) -> tuple[Path, dict]:
-        """Return (folder, meta). ``build(tmp)`` fills ``tmp`` and returns meta (JSON-able)."""
+        """Return (folder, meta). ``build(tmp)`` fills ``tmp`` and returns meta (JSON-able).
+
+        Processes that want the same work wait on a lock for the one building it (parallel executors never
+        build it twice). Under ``accelerate launch`` every rank builds (training is collective) and rank 0
+        alone keeps the result; the others wait for it."""
+        import fcntl
+
         final = self.root / f"{name}-{config_hash(key)}"
         meta_file = final / "meta.json"
         if meta_file.is_file():
             return final, json.loads(meta_file.read_text())
         self.root.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # a folder without meta.json is a leftover of an interrupted build
-            shutil.rmtree(final)
-        remove_stale_work_dirs(self.root, f".{name}-*")
-        tmp = make_work_dir(self.root, f".{name}-")
-        try:
-            meta = {"key": key, **build(tmp)}
-            (tmp / OWNER_FILE).unlink(missing_ok=True)
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-            tmp.rename(final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        rank = int(os.environ.get("RANK", "0"))
+        with open(self.root / f".{final.name}.lock", "a+") as lock:
+            if rank == 0:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds the same work
+            if meta_file.is_file():  # built while this process waited
+                return final, json.loads(meta_file.read_text())
+            if final.exists() and rank == 0:  # a folder without meta.json is a leftover of an interrupted build
+                shutil.rmtree(final)
+            remove_stale_work_dirs(self.root, f".{name}-*")
+            tmp = make_work_dir(self.root, f".{name}-")
+            try:
+                meta = {"key": key, **build(tmp)}
+                (tmp / OWNER_FILE).unlink(missing_ok=True)
+                if rank != 0:
+                    shutil.rmtree(tmp)
+                    _wait_for_rank0(meta_file)
+                    return final, {**json.loads(meta_file.read_text()), "built_now": True}
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+                tmp.rename(final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         return final, {**meta, "built_now": True}

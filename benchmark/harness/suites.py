@@ -6,6 +6,7 @@ a user's) validated into a frozen ``Suite``:
     [suite]      name, description, families, tasks, methods (optional), n_eval, n_heldout
     [budget]     steps, batch_size, learning_rate, beta (the ``Budget`` every method shares)
     [methods.X]  fields of method X's ``Config`` (e.g. ``[methods.vrpo] n_t = 8``)
+    [resources]  cpus_per_cell, gpus_per_cell (what ``run --executor ray`` asks of Ray for each cell)
 
 Every table, key and type is checked, and every name against its registry, before anything runs: an
 error names the file, the table and the key. Suites can also be registered from Python (plugins), as
@@ -43,6 +44,8 @@ class Suite:
     n_heldout: int = 64  # held-out preference pairs per (task, seed), e.g. for choosing gamma
     method_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # (method, ((field, value), ...))
     source: str = "python"  # the file it was read from, or "python"
+    cpus_per_cell: float = 1.0  # Ray resources of one cell (run --executor ray); not part of any result
+    gpus_per_cell: float = 0.0
 
     @property
     def n_train(self) -> int:
@@ -100,8 +103,9 @@ def load_suite_file(path: str | Path) -> Suite:
     except UnicodeDecodeError as exc:
         raise SuiteError(f"{path}: not valid UTF-8 ({exc.reason})") from exc
     for table in raw:
-        if table not in ("suite", "budget", "methods"):
-            raise SuiteError(f"{path}: unknown table [{table}]; known: [suite], [budget], [methods.NAME]")
+        if table not in ("suite", "budget", "methods", "resources"):
+            raise SuiteError(f"{path}: unknown table [{table}]; known: [suite], [budget], [methods.NAME], "
+                             "[resources]")
     spec = raw.get("suite")
     if not isinstance(spec, dict):
         raise SuiteError(f"{path}: missing table [suite]")
@@ -148,9 +152,21 @@ def load_suite_file(path: str | Path) -> Suite:
                 raise SuiteError(f"{path}: [methods.{name}] key {key!r} must be {type(default).__name__} "
                                  f"(its default is {default!r}), got {type(value).__name__} {value!r}")
         settings.append((name, tuple(sorted(table.items()))))
+    resources = raw.get("resources", {})
+    if not isinstance(resources, dict):
+        raise SuiteError(f"{path}: [resources] must be a table")
+    for key, value in resources.items():
+        if key not in ("cpus_per_cell", "gpus_per_cell"):
+            raise _unknown(key, ("cpus_per_cell", "gpus_per_cell"), f"{path}: [resources]")
+        _check_type(value, float, f"{path}: [resources] key {key!r}")
+        if value < 0 or (key == "cpus_per_cell" and value == 0):
+            raise SuiteError(f"{path}: [resources] key {key!r} must be {'positive' if key[0] == 'c' else '>= 0'}, "
+                             f"got {value}")
     return Suite(name=spec["name"], description=spec.get("description", ""), families=families, tasks=tasks,
                  methods=methods, budget=budget, n_eval=spec.get("n_eval", 48), n_heldout=spec.get("n_heldout", 64),
-                 method_settings=tuple(settings), source=str(path))
+                 method_settings=tuple(settings), source=str(path),
+                 cpus_per_cell=float(resources.get("cpus_per_cell", 1.0)),
+                 gpus_per_cell=float(resources.get("gpus_per_cell", 0.0)))
 
 
 class _AnyTask:
