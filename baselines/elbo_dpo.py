@@ -43,21 +43,23 @@ class ElboDPOMethod(Method):
         import datasets
         from peft import get_peft_model
 
+        from benchmark.align.devices import logging_steps, trainer_device_args
         from benchmark.align.elbo_dpo_trainer import ElboDPOConfig, ElboDPOTrainer, PreferenceCollator
-        from benchmark.align.precision import trainer_device_args
 
         datasets.disable_progress_bars()
         cfg, pair = self.config, ctx.pair
         tokenizer = load_tokenizer(pair.dllm_path)
         model = get_peft_model(load_model(pair.dllm_path, "dllm"), cfg.lora.peft_config())
-        rows = [{"prompt": pair.format_prompt(p.prompt), "chosen": p.chosen, "rejected": p.rejected}
-                for p in ctx.data.train]
+        rows = [{"prompt": pair.format_prompt(p.prompt), "chosen": p.chosen, "rejected": p.rejected,
+                 "idx": i} for i, p in enumerate(ctx.data.train)]
         args = ElboDPOConfig(
-            output_dir=str(ctx.workdir / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
+            output_dir=str(ctx.workdir / "trainer"),
             max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate,
             beta=ctx.budget.beta if cfg.beta is None else cfg.beta,
-            lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, **trainer_device_args(),
-            save_strategy="no", report_to="none", logging_steps=10, dataloader_num_workers=0,
+            lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed,
+        **trainer_device_args(ctx.budget.batch_size),
+            save_strategy="no", report_to="none", logging_steps=logging_steps(ctx.budget.steps),
+            dataloader_num_workers=0,
             n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, elbo_form=cfg.elbo_form,
             sft_weight=cfg.sft_weight, region_len=pair.sampler.max_new_tokens,
             max_tokens_per_pass=cfg.max_tokens_per_pass,

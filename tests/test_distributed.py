@@ -20,15 +20,17 @@ def _free_port() -> int:
 
 
 def launch(script: str, args: list[str], processes: int) -> None:
-    """``accelerate launch`` with the shipped cpu config (N gloo processes), or a plain process (N = 1)."""
+    """``accelerate launch`` with the shipped cpu config (N gloo processes), or a plain process (N = 1).
+    ``script`` is a file in tests/distributed/, or ``-m MODULE``."""
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     if processes > 1:
         from benchmark.accelerate import config_file
 
         cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file("cpu")),
-               "--num_processes", str(processes), "--main_process_port", str(_free_port()), str(HERE / script), *args]
+               "--num_processes", str(processes), "--main_process_port", str(_free_port()),
+               *(["-m", script[3:]] if script.startswith("-m ") else [str(HERE / script)]), *args]
     else:
-        cmd = [sys.executable, str(HERE / script), *args]
+        cmd = [sys.executable, *(["-m", script[3:]] if script.startswith("-m ") else [str(HERE / script)]), *args]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-4000:]
 
@@ -61,3 +63,20 @@ def test_lm_eval_data_parallel_equals_one_process(tiny_pair, tmp_path):
     for task, metrics in results[1]["metrics"].items():
         for name, value in metrics.items():
             assert results[2]["metrics"][task][name] == pytest.approx(value, abs=1e-6), (task, name)
+
+
+@pytest.mark.parametrize("method", ["elbo-dpo", "ar-dpo"])
+def test_ddp_training_equals_one_process(micro_plugins, cache_dir, tmp_path, method):
+    """The ``cell`` command under accelerate with 2 processes (the suite's batch of 4 split 2 + 2) gives the
+    loss trajectory of one process with the whole batch: ELBO-DPO on transformers' Trainer (its noise is
+    drawn per example, so ranks draw what one process draws) and the AR teacher on trl's DPOTrainer."""
+    losses = {}
+    for n in (1, 2):
+        out = tmp_path / f"out{n}"
+        args = ["cell", "--suite", "micro", "--method", method, "--task", "arith", "--seed", "0", "--out", str(out),
+                "--cache-dir", str(cache_dir), *[a for p in micro_plugins for a in ("--plugins", p)]]
+        launch("-m benchmark", args, n)
+        record = json.loads((out / "micro" / "cells" / "micro" / method / "arith" / "seed0.json").read_text())
+        losses[n] = record["info"]["train_losses"]
+    assert len(losses[1]) == 2, losses  # micro budget: 2 steps, a loss logged per step
+    assert losses[2] == pytest.approx(losses[1], rel=1e-4, abs=1e-5)

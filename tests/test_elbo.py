@@ -81,8 +81,10 @@ def test_batch_without_response_tokens_is_an_error():
         sample_noise(mask)
 
 
-def test_elbo_dpo_loss_matches_hand_computation(micro_pair, tmp_path):
-    """The trainer's loss on one batch = -log sigmoid(beta * [(pi_w - ref_w) - (pi_l - ref_l)])."""
+@pytest.mark.parametrize("seeded", [True, False], ids=["per-example-noise", "global-rng-noise"])
+def test_elbo_dpo_loss_matches_hand_computation(micro_pair, tmp_path, seeded):
+    """The trainer's loss on one batch = -log sigmoid(beta * [(pi_w - ref_w) - (pi_l - ref_l)]); the noise is
+    drawn per example from its seed (rows with ``idx``) or from the global generator (rows without)."""
     import datasets
     from peft import get_peft_model
 
@@ -101,14 +103,22 @@ def test_elbo_dpo_loss_matches_hand_computation(micro_pair, tmp_path):
     collator = PreferenceCollator(tok, 8)
     trainer = ElboDPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
                              data_collator=collator, mask_token_id=micro_pair.mask_token_id, shift=True)
-    inputs = collator(rows)
+    inputs = collator([{**r, "idx": 10 + i} for i, r in enumerate(rows)])
+    if not seeded:
+        inputs.pop("example_ids")
     torch.manual_seed(7)
     with torch.no_grad():
         loss = trainer.compute_loss(model, inputs).item()
 
-    torch.manual_seed(7)  # replay the trainer's two independent draws: policy first, then reference
-    noise_pi = sample_noise(inputs["response_mask"])
-    noise_ref = sample_noise(inputs["response_mask"])
+    if seeded:  # replay the per-example draws
+        assert inputs["example_ids"].tolist() == [10, 11, 10, 11]
+        noise_pi, noise_ref = trainer.estimator.draw_pair_seeded(inputs["response_mask"],
+                                                                 trainer.noise_seeds(inputs["example_ids"]))
+        assert not torch.equal(noise_pi.masks, noise_ref.masks), "independent draws for policy and reference"
+    else:
+        torch.manual_seed(7)  # replay the trainer's two independent draws: policy first, then reference
+        noise_pi = sample_noise(inputs["response_mask"])
+        noise_ref = sample_noise(inputs["response_mask"])
 
     def one(k, noise: ElboNoise):
         return hand_elbo(model, inputs["input_ids"][k], inputs["attention_mask"][k], inputs["position_ids"][k],

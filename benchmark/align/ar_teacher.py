@@ -50,16 +50,18 @@ def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path)
     import datasets
     from trl import DPOConfig, DPOTrainer
 
-    from benchmark.align.precision import trainer_device_args
+    from benchmark.align.devices import logging_steps, trainer_device_args
 
     datasets.disable_progress_bars()
     tokenizer = load_tokenizer(ctx.pair.ar_path)
     model = load_model(ctx.pair.ar_path, "ar")
     args = DPOConfig(
-        output_dir=str(out / "trainer"), per_device_train_batch_size=ctx.budget.batch_size,
+        output_dir=str(out / "trainer"),
         max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate, beta=ctx.budget.beta,
-        lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed, **trainer_device_args(),
-        gradient_checkpointing=False, save_strategy="no", report_to="none", logging_steps=10,
+        lr_scheduler_type="constant", seed=ctx.seed, data_seed=ctx.seed,
+        **trainer_device_args(ctx.budget.batch_size),
+        gradient_checkpointing=False, save_strategy="no", report_to="none",
+        logging_steps=logging_steps(ctx.budget.steps),
         max_length=64, dataloader_num_workers=0,
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),

@@ -48,7 +48,8 @@ class ElboDPOConfig(TrainingArguments):
 
 
 class PreferenceCollator:
-    """Rows {prompt, chosen, rejected} -> one stacked batch: chosen rows first, then rejected, [2b, T]."""
+    """Rows {prompt, chosen, rejected[, idx]} -> one stacked batch: chosen rows first, then rejected, [2b, T];
+    ``example_ids`` (the rows' ``idx``) seed each row's ELBO noise."""
 
     def __init__(self, tokenizer, region_len: int) -> None:
         self.tokenizer, self.region_len = tokenizer, region_len
@@ -57,8 +58,10 @@ class PreferenceCollator:
         prompts = [r["prompt"] for r in rows] * 2
         responses = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
         batch = diffusion_batch(self.tokenizer, prompts, responses, self.region_len)
+        ids = [int(r.get("idx", i)) for i, r in enumerate(rows)]
         return {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
-                "position_ids": batch.position_ids, "response_mask": batch.response_mask}
+                "position_ids": batch.position_ids, "response_mask": batch.response_mask,
+                "example_ids": torch.tensor(ids + ids)}
 
 
 class ElboDPOTrainer(Trainer):
@@ -79,8 +82,13 @@ class ElboDPOTrainer(Trainer):
         batch = SequenceBatch(inputs["input_ids"], inputs["attention_mask"], inputs["position_ids"],
                               inputs["response_mask"])
         b = batch.input_ids.shape[0] // 2
-        # 2. Noise: shared between policy and reference (antithetic) or drawn twice.
-        noise_policy, noise_ref = self.estimator.draw_pair(batch.response_mask)
+        # 2. Noise: shared between policy and reference (antithetic) or drawn twice; each row's from a seed of
+        #    (seed, step, example, chosen/rejected), so N processes draw what one process draws.
+        ids = inputs.get("example_ids")
+        if ids is None:
+            noise_policy, noise_ref = self.estimator.draw_pair(batch.response_mask)
+        else:
+            noise_policy, noise_ref = self.estimator.draw_pair_seeded(batch.response_mask, self.noise_seeds(ids))
         # 3. ELBO estimates [2b] under the policy (with grad) and the reference (adapter off, no grad).
         chunks = {"max_rows": cfg.max_rows, "max_tokens": cfg.max_tokens_per_pass}
         b_policy = elbo(model, batch, noise_policy, self.mask_token_id, self.shift, **chunks)
@@ -98,6 +106,13 @@ class ElboDPOTrainer(Trainer):
             self._metrics = {"rewards/accuracy": (score > 0).float().mean().item(),
                              "rewards/margin": (score / cfg.beta).mean().item()}
         return (loss, {"score": score}) if return_outputs else loss
+
+    def noise_seeds(self, example_ids: torch.Tensor) -> list[int]:
+        """One seed per stacked row from (seed, step, example, chosen or rejected)."""
+        b = len(example_ids) // 2
+        step = self.state.global_step
+        return [((self.args.seed * 1_000_003 + step) * 1_000_033 + int(i)) * 2 + (r >= b)
+                for r, i in enumerate(example_ids.tolist())]
 
     def log(self, logs: dict, *args, **kwargs) -> None:
         logs.update(getattr(self, "_metrics", {}))

@@ -169,14 +169,8 @@ class BenchLM(LM):
     def _request_noise(self, response_mask: torch.Tensor, pairs: list[tuple[list[int], list[int]]]) -> ElboNoise:
         """The ELBO's noise drawn per request from a seed of (seed, request tokens): a request's estimate does
         not depend on its batch, its order or which data-parallel rank scores it."""
-        masks, weights = [], []
-        for row, (ctx, cont) in enumerate(pairs):
-            digest = zlib.crc32(json.dumps([ctx, cont]).encode())
-            gen = torch.Generator(device=response_mask.device).manual_seed(self.seed * 1_000_003 + digest)
-            noise = self.estimator.draw(response_mask[row:row + 1], gen)
-            masks.append(noise.masks)
-            weights.append(noise.weights)
-        return ElboNoise(torch.cat(masks, 1), torch.cat(weights, 1))
+        seeds = [self.seed * 1_000_003 + zlib.crc32(json.dumps([ctx, cont]).encode()) for ctx, cont in pairs]
+        return self.estimator.draw_seeded(response_mask, seeds)
 
     @torch.no_grad()
     def _score(self, pairs: list[tuple[list[int], list[int]]], disable_tqdm: bool = False

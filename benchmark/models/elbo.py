@@ -61,6 +61,27 @@ class EstimatorConfig:
     def draw(self, response_mask: torch.Tensor, generator: torch.Generator | None = None) -> ElboNoise:
         return sample_noise(response_mask, self.n_t, self.n_yt, self.form, self.stratified, generator)
 
+    def draw_seeded(self, response_mask: torch.Tensor, seeds: list[int]) -> ElboNoise:
+        """Noise drawn row by row, row r from a generator seeded with ``seeds[r]`` over its response positions
+        only: a row's estimate does not depend on its batch, its padding, its position or the process
+        (data-parallel rank) that computes it."""
+        n, (b, T) = self.n, response_mask.shape
+        masks = torch.zeros(n, b, T, dtype=torch.bool, device=response_mask.device)
+        weights = torch.zeros(n, b, device=response_mask.device)
+        for row, seed in enumerate(seeds):
+            where = response_mask[row].nonzero().flatten()
+            gen = torch.Generator(device=response_mask.device).manual_seed(int(seed) % (1 << 63))
+            compact = torch.ones(1, len(where), dtype=torch.bool, device=response_mask.device)
+            noise = self.draw(compact, gen)  # [n, 1, L]
+            masks[:, row, where] = noise.masks[:, 0]
+            weights[:, row] = noise.weights[:, 0]
+        return ElboNoise(masks, weights)
+
+    def draw_pair_seeded(self, response_mask: torch.Tensor, seeds: list[int]) -> tuple[ElboNoise, ElboNoise]:
+        """``draw_pair`` with per-row seeds; the reference's independent draw uses other seeds."""
+        policy = self.draw_seeded(response_mask, seeds)
+        return policy, policy if self.antithetic else self.draw_seeded(response_mask, [s ^ 0x5DEECE66D for s in seeds])
+
     def draw_pair(self, response_mask: torch.Tensor, generator: torch.Generator | None = None
                   ) -> tuple[ElboNoise, ElboNoise]:
         """Noise for (policy, reference): one shared draw if antithetic, else two independent ones."""
