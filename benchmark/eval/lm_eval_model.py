@@ -157,12 +157,22 @@ class BenchLM(LM):
 
     def _one_pass(self, batch: SequenceBatch, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """log p(target) per position [b, T] and whether every continuation token is the argmax [b], from ONE
-        forward pass (lm-eval's ``is_greedy`` comes from the same logits as the likelihood)."""
+        forward pass (lm-eval's ``is_greedy`` comes from the same logits as the likelihood). The LM head runs
+        only from the first position that predicts a continuation token: contexts are left-padded, so every
+        continuation starts at the same column, and the context's logits are never computed."""
         targets = batch.input_ids
-        logits = self.model(**batch.model_inputs(inputs)).logits.float()
+        T = targets.shape[1]
         shift = self.shift or self.kind == "ar"
-        logp = log_probs_from_logits(logits, targets, shift)
-        predicted = (torch.cat([logits[:, :1], logits[:, :-1]], 1) if shift else logits).argmax(-1)
+        columns = batch.response_mask.any(0).nonzero()
+        start = int(columns[0]) if len(columns) else T - 1
+        first = max(0, start - 1) if shift else start
+        logits = self.model(**batch.model_inputs(inputs), logits_to_keep=T - first).logits.float()  # [b, T-first, V]
+        logp = log_probs_from_logits(logits, targets, shift, first)
+        predicted = torch.zeros_like(targets)
+        if shift:
+            predicted[:, first + 1:] = logits[:, :-1].argmax(-1)
+        else:
+            predicted[:, first:] = logits.argmax(-1)
         greedy = ((predicted == targets) | ~batch.response_mask).all(-1)
         return logp, greedy
 
