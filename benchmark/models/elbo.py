@@ -218,12 +218,13 @@ def _head_log_probs(head, hidden: torch.Tensor, targets: torch.Tensor, softcap: 
 def log_probs_from_logits(logits: torch.Tensor, targets: torch.Tensor, shift: bool, first: int = 0) -> torch.Tensor:
     """log p(targets[i]) [rows, T] from logits of positions ``first..T-1`` (0 where not predicted).
 
-    With ``shift`` (Dream, AR models) the logits at i-1 predict token i."""
+    With ``shift`` (Dream, AR models) the logits at i-1 predict token i. Cross-entropy runs on the flattened
+    [rows * positions, V] logits: on the [rows, V, positions] transpose it is about 5x slower on CPUs."""
     logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
-    if shift:
-        logp[:, first + 1:] = -F.cross_entropy(logits[:, :-1].transpose(1, 2), targets[:, first + 1:], reduction="none")
-    else:
-        logp[:, first:] = -F.cross_entropy(logits.transpose(1, 2), targets[:, first:], reduction="none")
+    pred, tgt = (logits[:, :-1], targets[:, first + 1:]) if shift else (logits, targets[:, first:])
+    if tgt.numel():
+        flat = -F.cross_entropy(pred.reshape(-1, pred.shape[-1]), tgt.reshape(-1), reduction="none")
+        logp[:, targets.shape[1] - tgt.shape[1]:] = flat.view(tgt.shape)
     return logp
 
 
