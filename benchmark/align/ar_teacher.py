@@ -55,6 +55,10 @@ def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path)
     datasets.disable_progress_bars()
     tokenizer = load_tokenizer(ctx.pair.ar_path)
     model = load_model(ctx.pair.ar_path, "ar")
+    # trl must not cut the pairs again: the suite's token limits were applied to them already (its stated
+    # rule, counted in the cell), so the longest prompt + answer (+ end token) fits.
+    longest = max(len(tokenizer(r["prompt"] + r[side], add_special_tokens=False)["input_ids"])
+                  for r in rows for side in ("chosen", "rejected"))
     args = DPOConfig(
         output_dir=str(out / "trainer"),
         max_steps=ctx.budget.steps, learning_rate=ctx.budget.learning_rate, beta=ctx.budget.beta,
@@ -62,7 +66,7 @@ def _run_dpo(ctx: AlignContext, lora: LoraSettings, rows: list[dict], out: Path)
         **trainer_device_args(ctx.budget.batch_size),
         gradient_checkpointing=False, save_strategy="no", report_to="none",
         logging_steps=logging_steps(ctx.budget.steps),
-        max_length=64, dataloader_num_workers=0,
+        max_length=longest + 2, dataloader_num_workers=0,
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=lora.peft_config())

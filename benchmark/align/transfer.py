@@ -380,3 +380,31 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def check_pair(ar_dir: str | Path, dllm_dir: str | Path, profile: str = "identity") -> list[str]:
+    """Can a task vector of ``ar_dir`` be added to ``dllm_dir``? Checked when a family is prepared, before any
+    training: every architecture field agrees and every AR tensor outside the vocabulary-sized ones maps (by
+    ``profile``) onto a DLLM tensor of the same shape. One error lists every mismatch; returns notes (e.g.
+    a vocabulary grown by a mask token, which a task vector on attention and MLP weights does not touch)."""
+    ar, dllm = Checkpoint(ar_dir), Checkpoint(dllm_dir)
+    mapped = KEY_PROFILES.get(profile)
+    ar_cfg, dllm_cfg = ar.config(), dllm.config()
+    problems, notes = [], []
+    for key in CONFIG_FIELDS + VOCAB_FIELDS:
+        if key in ar_cfg and key in dllm_cfg and ar_cfg[key] != dllm_cfg[key]:
+            text = f"config {key}: AR {ar_cfg[key]} != DLLM {dllm_cfg[key]}"
+            (notes if key in VOCAB_FIELDS else problems).append(text)
+    for name, shape in sorted(ar.shapes.items()):
+        if any(part in name for part in VOCAB_TENSORS):
+            continue
+        target = mapped(name)
+        if target not in dllm.shapes:
+            problems.append(f"{name}: no tensor {target} in the DLLM")
+        elif tuple(dllm.shapes[target]) != tuple(shape):
+            problems.append(f"{name}: AR shape {tuple(shape)} != DLLM shape {tuple(dllm.shapes[target])}")
+    if problems:
+        raise TransferError(f"the family's AR model {ar.path} and DLLM {dllm.path} do not share an architecture, "
+                            f"so AR-MAP cannot map one onto the other: {len(problems)} problem(s): "
+                            + "; ".join(problems[:20]) + (" ..." if len(problems) > 20 else ""))
+    return notes

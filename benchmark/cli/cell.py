@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from benchmark.cli._common import add_plugins
+from benchmark.core.provenance import distributed_rank
 from benchmark.core.store import CellKey, FolderLock, check_output_dir
-from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, distributed_rank, plan_run, run_cell
+from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, plan_run, run_cell
 
 
 def add_parser(sub) -> None:

@@ -129,3 +129,8 @@ def source_of(cls: type) -> list[dict]:
             digest = None
         out.append({"class": f"{module}:{klass.__qualname__}", "sha256": digest})
     return out
+
+
+def distributed_rank() -> int:
+    """This process's rank under ``accelerate launch``/torchrun (0 otherwise): only rank 0 scores and writes."""
+    return int(os.environ.get("RANK", "0"))

@@ -46,8 +46,13 @@ class Registry(Generic[T]):
         self._items: dict[str, T | str] = {}
         self._scanned = group is None
 
-    def register(self, name: str, obj: T | str | None = None) -> Callable[[T], T] | T | str:
-        """Register ``obj`` under ``name``; without ``obj`` this is a decorator."""
+    def register(self, name: str, obj: T | str | None = None, replace: bool = False) -> Callable[[T], T] | T | str:
+        """Register ``obj`` under ``name``; without ``obj`` this is a decorator. ``replace`` overwrites an
+        entry of the same origin (a suite file read again re-registers the families it defines)."""
+        if replace and obj is not None and name in self._items and \
+                getattr(self._items[name], "defined_in", None) == getattr(obj, "defined_in", object()):
+            self._items[name] = obj
+            return obj
         if obj is None:
             def decorator(target: T) -> T:
                 self._add(name, target)

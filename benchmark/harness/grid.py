@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,10 +19,11 @@ from benchmark.core.api import AlignContext, FamilyContext, Method, Task
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
-from benchmark.core.provenance import git_revision, hardware, package_versions, source_of
-from benchmark.core.registry import FAMILIES, METHODS, TASKS, RegistryError
+from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
+from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, TASKS, RegistryError
 from benchmark.core.store import OWNER_FILE, SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, make_work_dir
 from benchmark.eval.scoring import evaluate
+from benchmark.harness.preference_cells import eval_cell_config, run_eval_cell
 from benchmark.harness.suites import get_suite
 from benchmark.models.tiny import default_cache_dir
 
@@ -87,6 +87,9 @@ class RunPlan:
     @property
     def cells(self) -> list[CellKey]:
         """In an order the serial executor may follow: a (family, task, seed)'s ``base`` cell first."""
+        if self.suite.scores_eval_tasks:  # a model's cells side by side: it is trained once, scored by each task
+            return [CellKey(self.suite.name, f, m, t, s) for f in self.suite.families for s in range(self.cfg.seeds)
+                    for m in self.method_names for t in self.task_names]
         return [CellKey(self.suite.name, f, m, t, s) for f in self.suite.families for t in self.task_names
                 for s in range(self.cfg.seeds) for m in self.method_names]
 
@@ -100,11 +103,16 @@ class RunPlan:
         return [dataclasses.replace(key, method=m) for m in before]
 
     def pair(self, family_name: str):
+        """The family's (AR, DLLM) pair, prepared once per process; the AR-MAP compatibility of the two
+        checkpoints is checked here, so a mismatched pair fails before any training."""
         if family_name not in self.pairs:
-            corpus_tasks = [TASKS.get(n)() for n in self.suite.tasks]
+            from benchmark.align.transfer import check_pair
+
+            corpus_tasks = [TASKS.get(n)() for n in self.suite.tasks if n in TASKS]
             cache = Path(self.cfg.cache_dir or default_cache_dir())
-            self.pairs[family_name] = FAMILIES.get(family_name)().prepare(
-                FamilyContext(corpus_tasks, cache, self.cfg.rebuild))
+            pair = FAMILIES.get(family_name)().prepare(FamilyContext(corpus_tasks, cache, self.cfg.rebuild))
+            check_pair(pair.ar_path, pair.dllm_path)
+            self.pairs[family_name] = pair
         return self.pairs[family_name]
 
 
@@ -112,16 +120,19 @@ def plan_run(cfg: RunConfig) -> RunPlan:
     """Validate the selection against the registries and the suite; nothing runs yet."""
     suite = get_suite(cfg.suite)
     method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
-    task_names = resolve(cfg.tasks, list(suite.tasks), TASKS, "--tasks")
+    registry = EVAL_TASKS if suite.scores_eval_tasks else TASKS
+    task_names = resolve(cfg.tasks, list(suite.tasks), registry, "--tasks")
     method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
     methods: dict[str, Method] = {
         n: METHODS.get(n)(cfg.method_configs.get(n) or suite.method_config(METHODS.get(n))) for n in method_names}
-    tasks: dict[str, Task] = {n: TASKS.get(n)() for n in task_names}
+    tasks: dict = {n: registry.get(n)() for n in task_names}
     return RunPlan(cfg, suite, method_names, task_names, methods, tasks, Path(cfg.out) / suite.name)
 
 
 def cell_config(plan: RunPlan, key: CellKey) -> tuple[dict, str]:
     """What a cell's result depends on, and its hash (a cell is redone when it changes)."""
+    if plan.suite.scores_eval_tasks:
+        return eval_cell_config(plan, key)
     pair, method, task, suite = plan.pair(key.family), plan.methods[key.method], plan.tasks[key.task], plan.suite
     config = {
         "cell": asdict(key), "family_build": pair.build_hash, "sampler": asdict(pair.sampler),
@@ -131,11 +142,6 @@ def cell_config(plan: RunPlan, key: CellKey) -> tuple[dict, str]:
                                                   "eval": suite.n_eval},
     }
     return config, config_hash(config)
-
-
-def distributed_rank() -> int:
-    """This process's rank under ``accelerate launch``/torchrun (0 otherwise): only rank 0 scores and writes."""
-    return int(os.environ.get("RANK", "0"))
 
 
 def run_cell(plan: RunPlan, key: CellKey, force: bool | None = None) -> bool:
@@ -153,6 +159,8 @@ def run_cell(plan: RunPlan, key: CellKey, force: bool | None = None) -> bool:
     force = plan.cfg.force if force is None else force
     if not force and store.is_done(key, cfg_hash):
         return False
+    if plan.suite.scores_eval_tasks:
+        return run_eval_cell(plan, key, config, cfg_hash)
     pair, task, method = plan.pair(key.family), plan.tasks[key.task], plan.methods[key.method]
     data = task.build(key.seed, plan.suite.n_train, plan.suite.n_heldout, plan.suite.n_eval)
     main = distributed_rank() == 0

@@ -7,6 +7,16 @@ a user's) validated into a frozen ``Suite``:
     [budget]     steps, batch_size, learning_rate, beta (the ``Budget`` every method shares)
     [methods.X]  fields of method X's ``Config`` (e.g. ``[methods.vrpo] n_t = 8``)
     [resources]  cpus_per_cell, gpus_per_cell (what ``run --executor ray`` asks of Ray for each cell)
+    [families.X] a family given by checkpoints: ar, dllm (folders or hub ids), revision, mask_token_id,
+                 shift, block_attention, default_gamma, and [families.X.sampler] (``SamplerSettings``)
+    [preference] the training data of a suite scored by eval tasks: format (a ``benchmark.preference_data``
+                 plugin), path (relative to the suite file) or hub/hub_split/hub_config, n_heldout,
+                 max_prompt_tokens, max_response_tokens
+    [eval.X]     eval task X's data (path relative to the suite file), limit, and options (``--set``'s)
+
+A suite's ``tasks`` are either synthetic preference tasks (each brings its own pairs and prompts) or eval
+tasks (``truthfulqa-mc2``, ``gsm8k``, ...): then every method is trained once per (family, seed) on the
+``[preference]`` data and the aligned model is scored by each eval task.
 
 Every table, key and type is checked, and every name against its registry, before anything runs: an
 error names the file, the table and the key. Suites can also be registered from Python (plugins), as
@@ -23,9 +33,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.api import Budget
+from benchmark.core.api import Budget, SamplerSettings
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.preference_data import PREFERENCE_DATA
 from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, SUITES, TASKS, register_suite
+from benchmark.models.checkpoints import CheckpointFamily, CheckpointSpec
 
 
 class SuiteError(BenchmarkError):
@@ -46,6 +58,15 @@ class Suite:
     source: str = "python"  # the file it was read from, or "python"
     cpus_per_cell: float = 1.0  # Ray resources of one cell (run --executor ray); not part of any result
     gpus_per_cell: float = 0.0
+    preference: PreferenceSpec | None = None  # set: the tasks are eval tasks scoring models trained on it
+    eval_settings: tuple[tuple[str, EvalSpec], ...] = ()
+
+    @property
+    def scores_eval_tasks(self) -> bool:
+        return self.preference is not None
+
+    def eval_spec(self, task: str) -> EvalSpec:
+        return dict(self.eval_settings).get(task, EvalSpec())
 
     @property
     def n_train(self) -> int:
@@ -56,6 +77,34 @@ class Suite:
         settings = dict(dict(self.method_settings).get(method_cls.name, ()))
         return dataclasses.replace(method_cls.Config(), **settings) if settings else None
 
+
+@dataclass(frozen=True)
+class PreferenceSpec:
+    """Where a suite's training pairs come from and how they are cut to the budget."""
+
+    format: str
+    path: str | None = None
+    hub: str | None = None
+    hub_split: str = "train"
+    hub_config: str | None = None
+    n_heldout: int = 64
+    max_prompt_tokens: int = 256
+    max_response_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """An eval task's data in a suite: a file (or the task's hub dataset), a limit, its options."""
+
+    data: str | None = None
+    limit: int | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+_PREFERENCE_KEYS = {"format": str, "path": str, "hub": str, "hub_split": str, "hub_config": str, "n_heldout": int,
+                    "max_prompt_tokens": int, "max_response_tokens": int}
+_FAMILY_KEYS = {"ar": str, "dllm": str, "revision": str, "ar_revision": str, "dllm_revision": str,
+                "mask_token_id": int, "shift": bool, "block_attention": int, "default_gamma": float, "sampler": dict}
 
 _SUITE_KEYS = {"name": str, "description": str, "families": list, "tasks": list, "methods": list, "n_eval": int,
                "n_heldout": int}
@@ -103,9 +152,10 @@ def load_suite_file(path: str | Path) -> Suite:
     except UnicodeDecodeError as exc:
         raise SuiteError(f"{path}: not valid UTF-8 ({exc.reason})") from exc
     for table in raw:
-        if table not in ("suite", "budget", "methods", "resources"):
+        if table not in ("suite", "budget", "methods", "resources", "families", "preference", "eval"):
             raise SuiteError(f"{path}: unknown table [{table}]; known: [suite], [budget], [methods.NAME], "
-                             "[resources]")
+                             "[resources], [families.NAME], [preference], [eval.TASK]")
+    _register_checkpoint_families(raw.get("families", {}), path)
     spec = raw.get("suite")
     if not isinstance(spec, dict):
         raise SuiteError(f"{path}: missing table [suite]")
@@ -162,11 +212,118 @@ def load_suite_file(path: str | Path) -> Suite:
         if value < 0 or (key == "cpus_per_cell" and value == 0):
             raise SuiteError(f"{path}: [resources] key {key!r} must be {'positive' if key[0] == 'c' else '>= 0'}, "
                              f"got {value}")
+    preference, eval_settings = _preference_and_eval(raw, tasks, path)
     return Suite(name=spec["name"], description=spec.get("description", ""), families=families, tasks=tasks,
-                 methods=methods, budget=budget, n_eval=spec.get("n_eval", 48), n_heldout=spec.get("n_heldout", 64),
+                 methods=methods, budget=budget, n_eval=spec.get("n_eval", 48),
+                 n_heldout=preference.n_heldout if preference else spec.get("n_heldout", 64),
                  method_settings=tuple(settings), source=str(path),
                  cpus_per_cell=float(resources.get("cpus_per_cell", 1.0)),
-                 gpus_per_cell=float(resources.get("gpus_per_cell", 0.0)))
+                 gpus_per_cell=float(resources.get("gpus_per_cell", 0.0)),
+                 preference=preference, eval_settings=eval_settings)
+
+
+def _table(raw, where: str) -> dict:
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where} must be a table")
+    return raw
+
+
+def _checked(table: dict, known: dict, where: str) -> dict:
+    for key, value in table.items():
+        if key not in known:
+            raise _unknown(key, known, where)
+        want = known[key]
+        if want is bool:
+            if not isinstance(value, bool):
+                raise SuiteError(f"{where} key {key!r} must be true or false, got {type(value).__name__} {value!r}")
+        elif want is dict:
+            _table(value, f"{where} key {key!r}")
+        else:
+            _check_type(value, want, f"{where} key {key!r}")
+    return table
+
+
+def _relative(value: str, suite_file: Path) -> str:
+    """A path in a suite file is relative to the file (hub ids stay as they are)."""
+    candidate = (suite_file.parent / value).expanduser()
+    return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
+
+
+def _register_checkpoint_families(tables, path: Path) -> None:
+    """[families.NAME] tables become families in the registry before the [suite] names are checked."""
+    for name, table in _table(tables, f"{path}: [families]").items():
+        where = f"{path}: [families.{name}]"
+        table = _checked(_table(table, where), _FAMILY_KEYS, where)
+        for key in ("ar", "dllm"):
+            if key not in table:
+                raise SuiteError(f"{where} is missing key {key!r} (a checkpoint folder or hub id)")
+        sampler_raw = _table(table.get("sampler", {}), f"{where}.sampler")
+        sampler_fields = {f.name for f in dataclasses.fields(SamplerSettings)}
+        for key in sampler_raw:
+            if key not in sampler_fields:
+                raise _unknown(key, sampler_fields, f"{where}.sampler")
+        try:
+            sampler = SamplerSettings(**sampler_raw)
+        except TypeError as exc:
+            raise SuiteError(f"{where}.sampler: {exc}") from exc
+        spec = CheckpointSpec(
+            name=name, ar=_relative(table["ar"], path), dllm=_relative(table["dllm"], path),
+            ar_revision=table.get("ar_revision", table.get("revision")),
+            dllm_revision=table.get("dllm_revision", table.get("revision")),
+            mask_token_id=table.get("mask_token_id"), shift=table.get("shift"),
+            block_attention=table.get("block_attention"), default_gamma=float(table.get("default_gamma", 1.0)),
+            sampler=sampler, where=where)
+        family = type(f"CheckpointFamily_{name}", (CheckpointFamily,), {
+            "name": name, "defined_in": str(path.resolve()), "__init__": lambda self, spec=spec: super(
+                type(self), self).__init__(spec),
+            "description": f"checkpoints {spec.ar} + {spec.dllm} (from {path.name})"})
+        FAMILIES.register(name, family, replace=True)
+
+
+def _preference_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
+    evals = [t for t in tasks if t in EVAL_TASKS and t not in TASKS]
+    if not evals:
+        if "preference" in raw or "eval" in raw:
+            raise SuiteError(f"{path}: [preference] and [eval.TASK] go with eval tasks in [suite] tasks; "
+                             f"{', '.join(tasks)} bring their own data")
+        return None, ()
+    if len(evals) != len(tasks):
+        synthetic = ", ".join(sorted(set(tasks) - set(evals)))
+        raise SuiteError(f"{path}: [suite] key 'tasks' mixes synthetic tasks ({synthetic}) with eval tasks "
+                         f"({', '.join(evals)}); a suite uses one kind")
+    if "preference" not in raw:
+        raise SuiteError(f"{path}: eval tasks score models trained on preference data: add a [preference] table "
+                         "(format, path or hub)")
+    where = f"{path}: [preference]"
+    table = _checked(_table(raw["preference"], where), _PREFERENCE_KEYS, where)
+    if "format" not in table:
+        raise SuiteError(f"{where} is missing key 'format' (one of {', '.join(PREFERENCE_DATA.names())})")
+    _names([table["format"]], PREFERENCE_DATA, f"{where} key 'format'")
+    if ("path" in table) == ("hub" in table):
+        raise SuiteError(f"{where} needs exactly one of 'path' (a local file) and 'hub' (a hub dataset id)")
+    for key in ("n_heldout", "max_prompt_tokens", "max_response_tokens"):
+        if key in table and table[key] < (0 if key == "n_heldout" else 1):
+            raise SuiteError(f"{where} key {key!r} must be {'>= 0' if key == 'n_heldout' else 'positive'}, "
+                             f"got {table[key]}")
+    if "path" in table:
+        table = {**table, "path": _relative(table["path"], path)}
+    preference = PreferenceSpec(**table)
+    settings = []
+    for name, spec in _table(raw.get("eval", {}), f"{path}: [eval]").items():
+        where = f"{path}: [eval.{name}]"
+        if name not in evals:
+            raise SuiteError(f"{where}: {name!r} is not one of the suite's tasks ({', '.join(evals)})")
+        spec = _checked(_table(spec, where), {"data": str, "limit": int, "options": dict}, where)
+        if "limit" in spec and spec["limit"] < 1:
+            raise SuiteError(f"{where} key 'limit' must be positive, got {spec['limit']}")
+        task = EVAL_TASKS.get(name)()
+        for key in spec.get("options", {}):
+            if key not in task.options:
+                raise _unknown(key, task.options, f"{where}.options")
+        settings.append((name, EvalSpec(data=_relative(spec["data"], path) if "data" in spec else None,
+                                        limit=spec.get("limit"),
+                                        options=tuple(sorted(spec.get("options", {}).items())))))
+    return preference, tuple(settings)
 
 
 class _AnyTask:

@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmark.core.api import Family, FamilyContext, ModelPair, SamplerSettings
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
-from benchmark.core.registry import register_family
+from benchmark.core.registry import TASKS, register_family
 from benchmark.core.store import OWNER_FILE, cache_root, make_work_dir, remove_stale_work_dirs
 
 log = logging.getLogger(__name__)
@@ -149,12 +149,15 @@ class TinyFamily(Family):
 
     name = "tiny"
     description = "embedded ~1M-param Qwen2 AR + Dream-style DLLM, built offline from the task generators"
+    # The tasks whose corpora it is built from when a suite brings none (a suite scored by eval tasks).
+    default_tasks: tuple[str, ...] = ("arith", "facts", "listing")
 
     def __init__(self, config: TinyConfig | None = None) -> None:
         self.config = config or TinyConfig()
 
     def prepare(self, ctx: FamilyContext) -> ModelPair:
-        corpus_tasks = sorted(ctx.tasks, key=lambda t: t.name)
+        tasks = ctx.tasks or [TASKS.get(n)() for n in self.default_tasks]
+        corpus_tasks = sorted(tasks, key=lambda t: t.name)
         key = {"family": self.name, "config": asdict(self.config),
                "tasks": [(t.name, t.version) for t in corpus_tasks]}
         digest = config_hash(key)

@@ -14,6 +14,7 @@ MICRO = TinyConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, nu
 class MicroFamily(TinyFamily):
     name = "micro"
     description = "test-only: a 2-layer, 32-wide tiny family trained for 30 steps"
+    default_tasks = ("arith", "facts")
 
     def __init__(self) -> None:
         super().__init__(MICRO)

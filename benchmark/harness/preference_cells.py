@@ -1,0 +1,172 @@
+"""Cells of a suite scored by eval tasks: each method is trained once per (family, seed) on the suite's
+``[preference]`` data, and the aligned model is scored by every eval task (one record per task).
+
+The training pairs come through a ``benchmark.preference_data`` plugin (a file or a hub dataset), are split
+deterministically per seed (held-out first, for gamma selection; then the budget's steps x batch pairs) and
+cut to the budget's token limits by ``fit_to_budget``'s stated rule; the counts (kept, truncated, dropped)
+are recorded in every cell. Prompts are rendered with the tokenizer's chat template (the whole history).
+
+The aligned model is shared work (``SharedArtifacts``): built once, reused by the eval tasks' cells, and
+removed when its last cell is stored unless ``--keep-models``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmark.core.api import AlignContext, AlignedModel, PreferencePair, TaskData
+from benchmark.core.cost import CostMeter
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.hashing import config_hash
+from benchmark.core.preference_data import HubDataset, fit_to_budget, load_preference_data, select
+from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
+from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
+from benchmark.eval.eval_task import EvalRun
+from benchmark.models.loading import load_tokenizer
+
+log = logging.getLogger(__name__)
+# ``plan`` below is the run's ``benchmark.harness.grid.RunPlan`` (not imported: grid imports this module).
+
+
+class PreferenceTask:
+    """What methods see as ``ctx.task`` when a suite trains on preference data (a name and a version)."""
+
+    def __init__(self, suite) -> None:
+        spec = suite.preference
+        self.name = f"pref-{spec.format}"
+        self.version = config_hash(asdict(spec))[:8]
+
+
+def _file_digest(path: str | None) -> str | None:
+    import hashlib
+
+    if not path or not Path(path).is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _unit_config(plan, key: CellKey) -> dict:
+    """What the trained model depends on (shared by the eval tasks' cells of one (family, method, seed))."""
+    pair, method, suite = plan.pair(key.family), plan.methods[key.method], plan.suite
+    return {"family": key.family, "family_build": pair.build_hash, "method": {
+        "name": key.method, "config": method.config_dict(), "source": source_of(type(method))},
+        "seed": key.seed, "budget": asdict(suite.budget), "preference": asdict(suite.preference),
+        "preference_sha256": _file_digest(suite.preference.path), "n_heldout": suite.n_heldout}
+
+
+def eval_cell_config(plan, key: CellKey) -> tuple[dict, str]:
+    spec = plan.suite.eval_spec(key.task)
+    task = plan.tasks[key.task]
+    config = {"cell": asdict(key), "unit": _unit_config(plan, key), "sampler": asdict(plan.pair(key.family).sampler),
+              "task": {"name": key.task, "version": task.version, "data": spec.data,
+                       "data_sha256": _file_digest(spec.data), "limit": spec.limit,
+                       "options": {k: str(v) for k, v in spec.options}}}
+    return config, config_hash(config)
+
+
+def preference_data(plan, pair, seed: int) -> tuple[TaskData, dict]:
+    """The seed's training and held-out pairs, rendered with the DLLM's chat template and cut to the budget."""
+    spec, suite = plan.suite.preference, plan.suite
+    skipped: dict = {}
+    hub = HubDataset(spec.hub, spec.hub_config, spec.hub_split) if spec.hub else None
+    pairs = load_preference_data(spec.format, Path(spec.path) if spec.path else None, hub, skipped)
+    train, heldout = select(pairs, suite.n_train, suite.n_heldout, seed)
+    tok = load_tokenizer(pair.dllm_path)
+    counts = {}
+    fitted = {}
+    for name, part in (("train", train), ("heldout", heldout)):
+        kept, c = fit_to_budget(part, tok, spec.max_prompt_tokens, spec.max_response_tokens)
+        fitted[name] = [PreferencePair(p.render(tok), p.chosen, p.rejected) for p in kept]
+        counts[name] = {"kept": c.kept, "prompt_truncated": c.prompt_truncated,
+                        "response_truncated": c.response_truncated, "dropped_identical": c.dropped_identical}
+    counts["skipped_rows"] = dict(skipped)
+    if not fitted["train"]:
+        raise BenchmarkError(f"{spec.path or spec.hub}: no training pair is left after the budget's token limits")
+    return TaskData(fitted["train"], fitted["heldout"], []), counts
+
+
+def aligned_model(plan, key: CellKey) -> tuple[AlignedModel, dict]:
+    """Train (or reuse) the method's model of this (family, seed): the shared artifact ``aligned-METHOD``."""
+    pair = dataclasses.replace(plan.pair(key.family), chat_prompt="{prompt}")  # prompts arrive rendered
+    shared = SharedArtifacts(plan.store_root / "artifacts")
+    method = plan.methods[key.method]
+
+    def build(tmp: Path) -> dict:
+        import torch
+
+        data, counts = preference_data(plan, pair, key.seed)
+        torch.manual_seed(key.seed)
+        with CostMeter() as cost:
+            ctx = AlignContext(pair, PreferenceTask(plan.suite), data, plan.suite.budget, key.seed, tmp,
+                               shared, cost)
+            try:
+                aligned = method.align(ctx)
+            except (BenchmarkError, KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:
+                raise BenchmarkError(f"method {key.method!r} failed training on {plan.suite.preference.format} "
+                                     f"data ({key.family}, seed {key.seed}): {type(exc).__name__}: {exc}") from exc
+        inside = Path(aligned.path).resolve().is_relative_to(tmp.resolve())
+        return {"path": str(Path(aligned.path).resolve().relative_to(tmp.resolve())) if inside else str(aligned.path),
+                "inside": inside, "kind": aligned.kind, "info": aligned.info, "data": counts,
+                "cost": cost.to_dict()}
+
+    unit = dataclasses.replace(key, task="*")
+    folder, meta = shared.get_or_build(f"aligned-{key.method}", _unit_config(plan, unit), build)
+    path = folder / meta["path"] if meta["inside"] else Path(meta["path"])
+    return AlignedModel(path, meta["kind"], meta["info"]), {**meta, "folder": str(folder)}
+
+
+def sampler_model_args(sampler) -> dict:
+    """The family's DLLM decoding settings as the lm-eval model class's arguments."""
+    return {"steps": sampler.steps, "block_length": sampler.block_length, "temperature": sampler.temperature,
+            "top_p": sampler.top_p, "order": sampler.order, "threshold": sampler.threshold, "cache": sampler.cache}
+
+
+def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
+    """Score the method's model of (family, seed) with one eval task and store the record (rank 0)."""
+    from benchmark.eval.lm_eval_model import BenchARLM, BenchLM
+
+    aligned, meta = aligned_model(plan, key)
+    if distributed_rank() != 0:
+        return True
+    task, spec, pair = plan.tasks[key.task], plan.suite.eval_spec(key.task), plan.pair(key.family)
+    run = EvalRun(data=Path(spec.data) if spec.data else None, limit=spec.limit, seed=key.seed,
+                  options=task.resolve_options({k: str(v) for k, v in spec.options}))
+    task.validate(run)
+    items = task.load(run)
+    with CostMeter() as eval_cost:
+        args = sampler_model_args(pair.sampler) if aligned.kind == "dllm" else {}
+        lm = (BenchLM if aligned.kind == "dllm" else BenchARLM)(str(aligned.path), seed=key.seed, **args)
+        metrics, samples = task.evaluate(lm, items, run)
+    record = {"schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": config,
+              "metrics": metrics, "main_metric": next(iter(metrics)), "n_eval": len(items),
+              "model_kind": aligned.kind, "info": {**aligned.info, "preference_data": meta["data"]},
+              "cost": {"align": meta["cost"], "eval": eval_cost.to_dict()},
+              "versions": package_versions(), "git_revision": git_revision(), "hardware": hardware(),
+              "created": datetime.now(UTC).isoformat()}
+    ResultStore(plan.store_root).write(key, record, samples)
+    log.info("%s: %s=%.1f", key.label(), record["main_metric"], metrics[record["main_metric"]]["value"])
+    _drop_model_when_scored(plan, key, Path(meta["folder"]))
+    return True
+
+
+def _drop_model_when_scored(plan, key: CellKey, folder: Path) -> None:
+    """Remove the aligned model once every eval task of its (family, method, seed) is stored."""
+    if plan.cfg.keep_models:
+        return
+    store = ResultStore(plan.store_root)
+    for task in plan.task_names:
+        other = dataclasses.replace(key, task=task)
+        if not store.is_done(other, eval_cell_config(plan, other)[1]):
+            return
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,167 @@
+"""A suite file trained on real preference data and scored by eval tasks, on the micro family:
+each preference format (the real Anthropic HH and LLaMA-Factory files among them), one likelihood task
+(TruthfulQA MC2) and one generation task (GSM8K) in the same run, the leaderboard with both columns and
+the average; the family given as checkpoint folders; malformed files; resume."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HH = DATA / "hh-rlhf" / "helpful-base_test.jsonl.gz"
+LLAMAFACTORY = DATA / "llamafactory" / "dpo_en_demo.json"
+
+
+def _eval_files(folder: Path) -> tuple[Path, Path]:
+    tqa = folder / "tqa.csv"
+    tqa.write_text("Question,Best Answer,Correct Answers,Incorrect Answers\n" + "".join(
+        f"what color is {w} ?,it is red,it is red; red,it is blue; blue; green\n" for w in ("bama", "fig", "pear")))
+    gsm = folder / "gsm8k.jsonl"
+    gsm.write_text("".join(json.dumps({"question": f"what is {a} plus 2 ?", "answer": f"so #### {a + 2}"}) + "\n"
+                           for a in range(3)))
+    return tqa, gsm
+
+
+def _plain_pairs(folder: Path) -> Path:
+    rows = [{"prompt": f"what is {a} plus 1 ?", "chosen": f"it is {a + 1}", "rejected": f"it is {a + 2}"}
+            for a in range(30)]
+    path = folder / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _suite(folder: Path, name: str, family: str, preference: str, methods: list[str]) -> Path:
+    tqa, gsm = _eval_files(folder)
+    text = f"""
+[suite]
+name = "{name}"
+families = ["{family}"]
+tasks = ["truthfulqa-mc2", "gsm8k"]
+methods = {json.dumps(methods)}
+
+[budget]
+steps = 2
+batch_size = 4
+
+[preference]
+{preference}
+n_heldout = 4
+max_prompt_tokens = 48
+max_response_tokens = 8
+
+[eval.truthfulqa-mc2]
+data = "{tqa.name}"
+
+[eval.gsm8k]
+data = "{gsm.name}"
+limit = 2
+"""
+    path = folder / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+FORMATS = [
+    pytest.param("plain", None, id="plain"),
+    pytest.param("hh-rlhf", HH, id="hh-rlhf",
+                 marks=pytest.mark.skipif(not HH.is_file(), reason="shared/data is not next to the project")),
+    pytest.param("llamafactory", LLAMAFACTORY, id="llamafactory",
+                 marks=pytest.mark.skipif(not LLAMAFACTORY.is_file(), reason="shared/data is not next to the project")),
+]
+
+
+@pytest.mark.parametrize("fmt,source", FORMATS)
+def test_suite_file_trains_on_each_format_and_scores_eval_tasks(micro_pair, cache_dir, tmp_path, fmt, source):
+    from benchmark.harness.runner import RunConfig, run
+
+    path = source or _plain_pairs(tmp_path)
+    methods = ["base", "ar-dpo", "ar-map", "elbo-dpo"] if fmt == "plain" else ["base", "elbo-dpo"]
+    suite = _suite(tmp_path, f"pref-{fmt}", "micro", f'format = "{fmt}"\npath = "{path}"', methods)
+    board = run(RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir))
+    assert set(board["method"]) == set(methods)
+    for column in ("truthfulqa-mc2", "gsm8k", "average", "truthfulqa-mc2_lo", "average_hi"):
+        assert column in board.columns, column
+    root = tmp_path / "out" / f"pref-{fmt}"
+    rec = json.loads((root / "cells" / "micro" / "elbo-dpo" / "truthfulqa-mc2" / "seed0.json").read_text())
+    counts = rec["info"]["preference_data"]
+    # 8 training pairs (2 steps x 4) cut to 8 answer tokens; pairs whose cut answers are equal are dropped
+    assert counts["train"]["kept"] + counts["train"]["dropped_identical"] == 8, counts
+    assert counts["train"]["kept"] >= 1 and counts["heldout"]["kept"] <= 4, counts
+    assert rec["info"]["train_losses"], "ELBO-DPO trained on the preference data"
+    assert not list((root / "artifacts").glob("aligned-*")), "models are dropped once all their cells are stored"
+    # an immediate rerun trains nothing and rewrites nothing
+    before = {p: p.stat().st_mtime_ns for p in root.glob("cells/**/*.json")}
+    run(RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir))
+    assert {p: p.stat().st_mtime_ns for p in root.glob("cells/**/*.json")} == before
+
+
+def test_a_family_of_checkpoint_folders(micro_pair, cache_dir, tmp_path):
+    """[families.NAME] with local folders in place of hub ids: the paper suite's code path, on CPU."""
+    from benchmark.harness.runner import RunConfig, run
+
+    suite = _suite(tmp_path, "ckpt", "pair", f'format = "plain"\npath = "{_plain_pairs(tmp_path)}"',
+                   ["base", "ar-map"])
+    suite.write_text(suite.read_text() + f"""
+[families.pair]
+ar = "{micro_pair.ar_path}"
+dllm = "{micro_pair.dllm_path}"
+default_gamma = 2.0
+
+[families.pair.sampler]
+max_new_tokens = 8
+steps = 8
+block_length = 4
+cache = "dual"
+""")
+    board = run(RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir))
+    assert set(board["method"]) == {"base", "ar-map"}
+    rec = json.loads((tmp_path / "out" / "ckpt" / "cells" / "pair" / "ar-map" / "gsm8k" / "seed0.json").read_text())
+    assert rec["config"]["sampler"]["cache"] == "dual" and rec["info"]["gamma"] == 2.0
+
+
+def test_a_mismatched_checkpoint_pair_fails_before_training(micro_pair, tiny_pair, cache_dir, tmp_path):
+    from benchmark.align.checkpoint import TransferError
+    from benchmark.harness.runner import RunConfig, run
+
+    suite = _suite(tmp_path, "bad", "mixed", f'format = "plain"\npath = "{_plain_pairs(tmp_path)}"', ["base"])
+    suite.write_text(suite.read_text() + f'\n[families.mixed]\nar = "{micro_pair.ar_path}"\n'
+                     f'dllm = "{tiny_pair.dllm_path}"\n')
+    with pytest.raises(TransferError, match="do not share an architecture.*hidden_size"):
+        run(RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir))
+    assert not (tmp_path / "out" / "bad" / "cells").exists()
+
+
+P = '[preference]\nformat = "plain"\npath = "x.jsonl"\n'
+
+
+@pytest.mark.parametrize("edit,message", [
+    ('[preference]\nformat = "plain"', "needs exactly one of 'path'"),
+    ('[preference]\nformat = "ranking"\npath = "x.jsonl"', "unknown preference data format 'ranking'"),
+    (P + "max_prompt_tokens = 0", "'max_prompt_tokens' must be"),
+    (P + "n_train = 3", "unknown key 'n_train'"),
+    (P + '[eval.gsm8k]\nlimit = "ten"', r"\[eval.gsm8k\] key 'limit'"),
+    (P + "[eval.gsm8k]\noptions = {sampels = 2}", "unknown key 'sampels'"),
+    (P + '[families.f]\nar = "a/b"', r"\[families.f\] is missing key 'dllm'"),
+    (P + '[families.f]\nar = "a/b"\ndllm = "c/d"\nshift = 1', "key 'shift' must be true or false"),
+])
+def test_malformed_suite_files_name_file_table_and_key(micro_plugins, tmp_path, edit, message):
+    from benchmark.harness.suites import SuiteError, load_suite_file
+
+    path = tmp_path / "s.toml"
+    path.write_text(f'[suite]\nname = "s"\nfamilies = ["micro"]\ntasks = ["gsm8k"]\n{edit}\n')
+    with pytest.raises(SuiteError, match=message) as err:
+        load_suite_file(path)
+    assert str(path) in str(err.value)
+
+
+def test_malformed_preference_rows_name_file_line_and_field(micro_plugins, cache_dir, tmp_path):
+    from benchmark.core.data import DataError
+    from benchmark.harness.runner import RunConfig, run
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "a", "chosen": "b", "rejected": "c"}) + "\n"
+                   + json.dumps({"prompt": "a", "chosen": "b"}) + "\n")
+    suite = _suite(tmp_path, "rows", "micro", f'format = "plain"\npath = "{bad}"', ["base"])
+    with pytest.raises(DataError, match=r"bad.jsonl:2.*'rejected'"):
+        run(RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir))
