@@ -165,3 +165,82 @@ def test_malformed_preference_rows_name_file_line_and_field(micro_plugins, cache
     suite = _suite(tmp_path, "rows", "micro", f'format = "plain"\npath = "{bad}"', ["base"])
     with pytest.raises(DataError, match=r"bad.jsonl:2.*'rejected'"):
         run(RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir))
+
+
+def _toml(value, key=()) -> str:
+    """A small TOML writer for suite dictionaries (tables of scalars, lists and inline tables)."""
+    def scalar(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {scalar(x)}" for k, x in v.items()) + " }"
+        return repr(v)
+
+    lines, tables = [], []
+    for k, v in value.items():
+        if isinstance(v, dict) and (not key or k != "options"):
+            tables.append((k, v))
+        else:
+            lines.append(f"{json.dumps(k)} = {scalar(v)}")
+    out = ([f"[{'.'.join(json.dumps(p) for p in key)}]"] if key and lines else []) + lines
+    for k, v in tables:
+        out.append(_toml(v, (*key, k)))
+    return "\n".join(out)
+
+
+@pytest.mark.skipif(not (DATA / "armap-eval").is_dir(), reason="shared/data is not next to the project")
+def test_the_paper_suite_file_runs_with_micro_checkpoints_in_place_of_the_hub_ids(micro_pair, cache_dir, tmp_path):
+    """benchmark/suites/paper.toml as shipped, with the hub ids replaced by the micro family's folders, the
+    budget, preference data and eval files cut to a few items and the rule judge for the pairwise tasks: the
+    same functions a GPU run uses (both families, six tasks, five methods, base answers as the reference)."""
+    import tomllib
+
+    from benchmark.harness.runner import RunConfig, run
+
+    suite = tomllib.loads((Path(__file__).resolve().parents[1] / "benchmark" / "suites" / "paper.toml").read_text())
+    for family in suite["families"].values():
+        family.update(ar=str(micro_pair.ar_path), dllm=str(micro_pair.dllm_path))
+        family.pop("mask_token_id")  # the micro tokenizer's own mask token
+        family["sampler"].update(max_new_tokens=8, steps=8, block_length=4)
+    suite["budget"].update(steps=2, batch_size=4)
+    suite["preference"] = {"format": "plain", "path": str(_plain_pairs(tmp_path)), "n_heldout": 4,
+                           "max_prompt_tokens": 32, "max_response_tokens": 8}
+    sources = {"alpacaeval.jsonl": DATA / "armap-eval" / "alpacaeval.jsonl",
+               "arena-hard-base.jsonl": DATA / "armap-eval" / "arena-hard-base.jsonl",
+               "TruthfulQA.csv": DATA / "armap-eval" / "TruthfulQA.csv", "gsm8k.jsonl": DATA / "gsm8k" / "test.jsonl",
+               "math500.jsonl": DATA / "math500" / "test.jsonl", "ifeval.jsonl": DATA / "ifeval" / "input_data.jsonl"}
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name, src in sources.items():
+        (data_dir / name).write_text("".join(src.read_text().splitlines(keepends=True)[:3]))
+    for name in suite["suite"]["tasks"]:
+        spec = suite["eval"].setdefault(name, {})
+        options = spec.get("options", {})
+        if options.get("judge") == "openai":
+            options.update(judge="rule", allow_empty=True)  # the micro model often answers nothing
+        if "samples" in options:
+            options["samples"] = 1
+        for key in ("max_new_tokens",):
+            if key in EVAL_OPTIONS.get(name, ()):
+                options[key] = 8
+        if options:
+            spec["options"] = options
+    path = tmp_path / "paper.toml"
+    path.write_text(_toml(suite) + "\n")
+    board = run(RunConfig(suite=str(path), seeds=1, out=tmp_path / "out", cache_dir=cache_dir, data_dir=data_dir))
+    assert set(board["method"]) == {"base", "ar-dpo", "ar-map", "elbo-dpo", "vrpo"}
+    assert set(board["family"]) == {"qwen2.5-dream", "qwen3-sdar"}
+    for task in ("alpacaeval", "arena-hard", "truthfulqa-mc2", "gsm8k", "math500", "ifeval", "average"):
+        assert task in board.columns, task
+    cells = tmp_path / "out" / "paper" / "cells"
+    rec = json.loads((cells / "qwen2.5-dream" / "ar-map" / "alpacaeval" / "seed0.json").read_text())
+    assert rec["info"]["gamma"] == 6.0
+    base = tmp_path / "out" / "paper" / "artifacts" / "base-answers" / "qwen2.5-dream-alpacaeval-seed0.jsonl"
+    assert base.is_file(), "the base row's answers are the pairwise reference"
+
+
+EVAL_OPTIONS = {t: ("max_new_tokens",) for t in ("alpacaeval", "arena-hard", "gsm8k", "math500", "ifeval")}

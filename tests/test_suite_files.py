@@ -75,4 +75,5 @@ def test_run_with_a_bad_suite_file_exits_2_before_any_work(tmp_path, capsys):
 def test_list_says_where_each_suite_comes_from(capsys):
     assert main(["--plugins", str(PLUGINS / "micro_suite.py"), "list", "--json"]) == 0
     sources = json.loads(capsys.readouterr().out)["suite_sources"]
-    assert sources["tiny"].endswith("tiny.toml") and sources["paper"].startswith("python")
+    assert sources["tiny"].endswith("tiny.toml") and sources["paper"].endswith("paper.toml")
+    assert sources["paper-mini"].endswith("paper-mini.toml") and sources["micro"].startswith("python")

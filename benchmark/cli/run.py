@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
                      "~/.cache/dllm-align-bench)")
     add_plugins(run)
     run.add_argument("--dry-run", action="store_true", help="check models, data, judge and GPU; print the plan")
-    run.add_argument("--data-dir", type=Path, help="folder of the paper tasks' files (paper suite)")
+    run.add_argument("--data-dir", type=Path, help="folder where a suite's eval files are looked up when they "
+                     "are not beside the suite file (the paper suite's files)")
     run.add_argument("--executor", choices=["serial", "ray"], default="serial",
                      help="serial: one cell after another (default); ray: every cell a Ray task "
                      "(pip install -e '.[ray]')")
@@ -49,18 +50,15 @@ def main(args) -> int:
         if missing:
             print("error: the paper suite cannot run here; missing:\n  - " + "\n  - ".join(missing), file=sys.stderr)
             return 2
-        if not args.dry_run:
-            print("error: everything is in place, but executing the paper suite is not implemented yet; "
-                  "run the methods per family with `transfer` and `eval` meanwhile", file=sys.stderr)
-            return 2
-        return 0
+        if args.dry_run:
+            return 0
     if args.address and args.executor != "ray":
         print("error: --address joins a Ray cluster; it needs --executor ray", file=sys.stderr)
         return 2
     if args.max_retries < 0:
         print(f"error: --max-retries must be >= 0, got {args.max_retries}", file=sys.stderr)
         return 2
-    if args.dry_run:
+    if args.dry_run and args.suite != "paper":
         print("error: --dry-run is only meaningful for --suite paper (tiny runs offline in minutes)", file=sys.stderr)
         return 2
 
@@ -68,9 +66,10 @@ def main(args) -> int:
                     seeds=args.seeds, out=args.out, force=args.force, rebuild=args.rebuild,
                     keep_models=args.keep_models, cache_dir=args.cache_dir, executor=args.executor,
                     address=args.address, max_retries=args.max_retries,
-                    plugins=[str(Path(p).resolve()) for p in args.plugins + args.run_plugins])
+                    plugins=[str(Path(p).resolve()) for p in args.plugins + args.run_plugins],
+                    data_dir=args.data_dir)
     with contextlib.redirect_stdout(sys.stderr):  # trainers' loss dictionaries and progress: not the table
         board = run(cfg)
     print(to_markdown(board))
-    print(f"results: {args.out / args.suite}/ (leaderboard.md, .csv, .json; cells/)")
+    print(f"results: {args.out / board.attrs.get('suite', args.suite)}/ (leaderboard.md, .csv, .json; cells/)")
     return 0

@@ -47,6 +47,7 @@ class RunConfig:
     address: str | None = None  # a running Ray cluster (default: a local one)
     plugins: list[str] = field(default_factory=list)  # plugin files, loaded again by every Ray worker
     max_retries: int = 2  # Ray: a cell whose worker dies is retried this often, then reported
+    data_dir: Path | None = None  # where eval files a suite names are looked up when not beside the suite file
 
     def __post_init__(self) -> None:
         if self.seeds < 1:

@@ -13,6 +13,7 @@ removed when its last cell is stored unless ``--keep-models``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 from dataclasses import asdict
@@ -25,11 +26,12 @@ from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
 from benchmark.core.preference_data import HubDataset, fit_to_budget, load_preference_data, select
 from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
-from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts
+from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, atomic_write_text
 from benchmark.eval.eval_task import EvalRun
 from benchmark.models.loading import load_tokenizer
 
 log = logging.getLogger(__name__)
+REFERENCE_METHOD = "base"  # as in grid.py: its answers are the pairwise tasks' reference
 # ``plan`` below is the run's ``benchmark.harness.grid.RunPlan`` (not imported: grid imports this module).
 
 
@@ -63,12 +65,27 @@ def _unit_config(plan, key: CellKey) -> dict:
         "preference_sha256": _file_digest(suite.preference.path), "n_heldout": suite.n_heldout}
 
 
+def eval_data(plan, spec) -> Path | None:
+    """An eval task's file: as the suite names it (resolved beside the suite file), else under --data-dir."""
+    if spec.data is None:
+        return None
+    path = Path(spec.data)
+    if not path.exists() and not path.is_absolute() and plan.cfg.data_dir:
+        path = Path(plan.cfg.data_dir) / path
+    if not path.is_file():
+        under = f" and under --data-dir {plan.cfg.data_dir}" if plan.cfg.data_dir else ""
+        raise BenchmarkError(f"{plan.suite.source}: [eval.*] data {spec.data!r}: no such file (looked beside the "
+                             f"suite file{under})")
+    return path
+
+
 def eval_cell_config(plan, key: CellKey) -> tuple[dict, str]:
     spec = plan.suite.eval_spec(key.task)
     task = plan.tasks[key.task]
+    data = eval_data(plan, spec)
     config = {"cell": asdict(key), "unit": _unit_config(plan, key), "sampler": asdict(plan.pair(key.family).sampler),
-              "task": {"name": key.task, "version": task.version, "data": spec.data,
-                       "data_sha256": _file_digest(spec.data), "limit": spec.limit,
+              "task": {"name": key.task, "version": task.version, "data": data.name if data else None,
+                       "data_sha256": _file_digest(str(data) if data else None), "limit": spec.limit,
                        "options": {k: str(v) for k, v in spec.options}}}
     return config, config_hash(config)
 
@@ -140,13 +157,27 @@ def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
     if distributed_rank() != 0:
         return True
     task, spec, pair = plan.tasks[key.task], plan.suite.eval_spec(key.task), plan.pair(key.family)
-    run = EvalRun(data=Path(spec.data) if spec.data else None, limit=spec.limit, seed=key.seed,
+    run = EvalRun(data=eval_data(plan, spec), limit=spec.limit, seed=key.seed,
                   options=task.resolve_options({k: str(v) for k, v in spec.options}))
-    task.validate(run)
+    pairwise = "base" in task.options and run.options.get("base") is None
+    reference = base_answers_file(plan, key)
+    if pairwise and key.method != REFERENCE_METHOD:  # the base row's answers of this run are the reference
+        if not reference.is_file():
+            raise BenchmarkError(f"{key.label()}: the base cell's answers {reference} are missing; the base "
+                                 "cell of the same (family, task, seed) runs first (run it, or rerun the suite)")
+        run.options["base"] = reference
+    elif pairwise:
+        run.options["base"] = None  # set below, once the base model has answered
+    if not pairwise or key.method != REFERENCE_METHOD:
+        task.validate(run)
     items = task.load(run)
     with CostMeter() as eval_cost:
         args = sampler_model_args(pair.sampler) if aligned.kind == "dllm" else {}
         lm = (BenchLM if aligned.kind == "dllm" else BenchARLM)(str(aligned.path), seed=key.seed, **args)
+        if pairwise and key.method == REFERENCE_METHOD:
+            _write_base_answers(lm, task, items, run, reference)
+            run.options.update(base=reference, answers=reference)  # judged against itself: the 50% anchor
+            task.validate(run)
         metrics, samples = task.evaluate(lm, items, run)
     record = {"schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": config,
               "metrics": metrics, "main_metric": next(iter(metrics)), "n_eval": len(items),
@@ -158,6 +189,21 @@ def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
     log.info("%s: %s=%.1f", key.label(), record["main_metric"], metrics[record["main_metric"]]["value"])
     _drop_model_when_scored(plan, key, Path(meta["folder"]))
     return True
+
+
+def base_answers_file(plan, key: CellKey) -> Path:
+    """Where the base row's answers to a pairwise task are kept: the other rows' reference."""
+    return plan.store_root / "artifacts" / "base-answers" / f"{key.family}-{key.task}-seed{key.seed}.jsonl"
+
+
+def _write_base_answers(lm, task, items: list, run: EvalRun, path: Path) -> None:
+    from benchmark.eval.eval_task import chat
+    from benchmark.eval.lm_eval_model import Request
+
+    kwargs = {"until": [], "max_gen_toks": run.options.get("max_new_tokens", 512)}
+    outputs = lm.generate_until([Request(chat(lm, p), kwargs) for p in items])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(json.dumps({"instruction": p, "output": o}) + "\n" for p, o in zip(items, outputs)))
 
 
 def _drop_model_when_scored(plan, key: CellKey, folder: Path) -> None:

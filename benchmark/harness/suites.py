@@ -369,13 +369,3 @@ def __getattr__(attr: str):
 
 
 _register_builtin_files()
-
-
-# The paper's models and tasks (benchmark/harness/paper.py); `run --suite paper --dry-run` checks and plans.
-register_suite("paper", Suite(
-    name="paper",
-    description="AR-MAP paper pairs Qwen2.5-7B->Dream-7B, Qwen3-8B->SDAR-8B (GPU, HF cache, judge key); --dry-run",
-    families=("qwen2.5-dream", "qwen3-sdar"),
-    tasks=("alpacaeval", "arena-hard", "truthfulqa-mc2"),
-    source="python (benchmark/harness/suites.py; families in benchmark/harness/paper.py)",
-))
