@@ -27,7 +27,7 @@ from benchmark.core.hashing import config_hash
 from benchmark.core.preference_data import HubDataset, fit_to_budget, load_preference_data, select
 from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
 from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, atomic_write_text
-from benchmark.eval.eval_task import EvalRun
+from benchmark.eval.eval_task import EvalRun, chat
 from benchmark.models.loading import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,6 @@ def base_answers_file(plan, key: CellKey) -> Path:
 
 
 def _write_base_answers(lm, task, items: list, run: EvalRun, path: Path) -> None:
-    from benchmark.eval.eval_task import chat
     from benchmark.eval.lm_eval_model import Request
 
     kwargs = {"until": [], "max_gen_toks": run.options.get("max_new_tokens", 512)}
