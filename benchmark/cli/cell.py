@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
     cell.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     cell.add_argument("--force", action="store_true", help="rerun the cell if it has a result")
     cell.add_argument("--cache-dir", type=Path, help="family cache (default: $DLLM_BENCH_CACHE)")
+    cell.add_argument("--data-dir", type=Path, help="where the suite's eval files are looked up (as for run)")
     add_plugins(cell)
     cell.set_defaults(handler=main)
 
@@ -40,7 +41,7 @@ def main(args) -> int:
         print(f"error: --seed must be >= 0, got {args.seed}", file=sys.stderr)
         return 2
     plan = plan_run(RunConfig(suite=args.suite, methods=[args.method], tasks=[args.task], seeds=args.seed + 1,
-                              out=args.out, force=args.force, cache_dir=args.cache_dir))
+                              out=args.out, force=args.force, cache_dir=args.cache_dir, data_dir=args.data_dir))
     family = args.family or plan.suite.families[0]
     if family not in plan.suite.families:
         print(f"error: --family {family!r} is not in suite {plan.suite.name!r} ({', '.join(plan.suite.families)})",
