@@ -144,6 +144,7 @@ P = '[preference]\nformat = "plain"\npath = "x.jsonl"\n'
     (P + "[eval.gsm8k]\noptions = {sampels = 2}", "unknown key 'sampels'"),
     (P + '[families.f]\nar = "a/b"', r"\[families.f\] is missing key 'dllm'"),
     (P + '[families.f]\nar = "a/b"\ndllm = "c/d"\nshift = 1', "key 'shift' must be true or false"),
+    (P + '[families.tiny]\nar = "a/b"\ndllm = "c/d"', r"\[families.tiny\]: a family 'tiny' is already registered"),
 ])
 def test_malformed_suite_files_name_file_table_and_key(micro_plugins, tmp_path, edit, message):
     from benchmark.harness.suites import SuiteError, load_suite_file
@@ -244,3 +245,38 @@ def test_the_paper_suite_file_runs_with_micro_checkpoints_in_place_of_the_hub_id
 
 
 EVAL_OPTIONS = {t: ("max_new_tokens",) for t in ("alpacaeval", "arena-hard", "gsm8k", "math500", "ifeval")}
+
+
+def test_a_killed_run_resumes_without_loss(micro_pair, micro_plugins, cache_dir, tmp_path):
+    """SIGTERM in the middle of a preference-data suite: the stored cells stay, nothing half-written is
+    left, and the rerun stores the rest without redoing what was stored."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite = _suite(tmp_path, "killed", "micro", f'format = "plain"\npath = "{_plain_pairs(tmp_path)}"',
+                   ["base", "elbo-dpo", "ar-dpo"])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "benchmark", *[a for p in micro_plugins for a in ("--plugins", p)], "run",
+           "--suite", str(suite), "--seeds", "1", "--out", str(out), "--cache-dir", str(cache_dir)]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cells = out / "killed" / "cells"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(cells.glob("**/seed0.json"))) < 2 and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    stored = {p: p.stat().st_mtime_ns for p in cells.glob("**/seed0.json")}
+    assert 2 <= len(stored) < 6, (len(stored), proc.stderr.read()[-2000:])
+    for p in stored:
+        json.loads(p.read_text())  # every stored record is whole
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = {p: p.stat().st_mtime_ns for p in cells.glob("**/seed0.json")}
+    assert len(after) == 6 and all(after[p] == t for p, t in stored.items()), "stored cells were not redone"
+    leftovers = [p for p in [*(out / "killed").glob(".work-*"), *(out / "killed" / "artifacts").glob(".aligned-*")]
+                 if p.is_dir()]
+    assert not leftovers, leftovers

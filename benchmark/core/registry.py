@@ -48,9 +48,10 @@ class Registry(Generic[T]):
 
     def register(self, name: str, obj: T | str | None = None, replace: bool = False) -> Callable[[T], T] | T | str:
         """Register ``obj`` under ``name``; without ``obj`` this is a decorator. ``replace`` overwrites an
-        entry of the same origin (a suite file read again re-registers the families it defines)."""
+        entry that was also defined by a suite file (``defined_in``): the suite read last names its families
+        (a run reads one suite; a family's build hash fingerprints its checkpoints, so results never mix)."""
         if replace and obj is not None and name in self._items and \
-                getattr(self._items[name], "defined_in", None) == getattr(obj, "defined_in", object()):
+                getattr(self._items[name], "defined_in", None) and getattr(obj, "defined_in", None):
             self._items[name] = obj
             return obj
         if obj is None:

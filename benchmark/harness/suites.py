@@ -254,6 +254,9 @@ def _register_checkpoint_families(tables, path: Path) -> None:
     for name, table in _table(tables, f"{path}: [families]").items():
         where = f"{path}: [families.{name}]"
         table = _checked(_table(table, where), _FAMILY_KEYS, where)
+        if name in FAMILIES.names() and not getattr(FAMILIES.get(name), "defined_in", None):
+            raise SuiteError(f"{where}: a family {name!r} is already registered (by the package or a plugin); "
+                             "give this one another name")
         for key in ("ar", "dllm"):
             if key not in table:
                 raise SuiteError(f"{where} is missing key {key!r} (a checkpoint folder or hub id)")
