@@ -13,6 +13,7 @@ removed when its last cell is stored unless ``--keep-models``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import shutil
@@ -45,10 +46,17 @@ class PreferenceTask:
 
 
 def _file_digest(path: str | None) -> str | None:
-    import hashlib
-
     if not path or not Path(path).is_file():
         return None
+    st = Path(path).stat()
+    return _digest_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, computed once per (path, size, mtime) however many cells fingerprint it."""
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
