@@ -109,3 +109,13 @@ def test_block_attention_under_eager_attention_equals_sdpa(micro_pair):
         layer.self_attn.config._attn_implementation = "eager"
     a, b = logits(sdpa, ids, attn, pos), logits(eager, ids, attn, pos)
     assert torch.allclose(a[attn.bool()], b[attn.bool()], atol=1e-4)
+
+
+def test_a_saved_block_causal_model_stays_block_causal(micro_pair, tmp_path, ids):
+    """A DLLM trained from an SDAR-style model and saved keeps its block attention when loaded again."""
+    blocked = load_model(micro_pair.dllm_path, "dllm", block_attention=4)
+    blocked.save_pretrained(tmp_path / "saved")
+    again = load_model(tmp_path / "saved", "dllm")
+    assert getattr(again, "_block_attention_size", None) == 4
+    assert torch.allclose(logits(blocked, ids), logits(again, ids), atol=1e-5)
+    assert getattr(load_model(micro_pair.dllm_path, "dllm"), "_block_attention_size", None) is None

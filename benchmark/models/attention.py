@@ -55,9 +55,10 @@ def install_block_attention(model: torch.nn.Module, block_size: int) -> None:
     if block_size < 1:
         raise ValueError(f"block size must be at least 1, got {block_size}")
     if getattr(model, "_block_attention_size", None) is not None:
-        model._block_attention_size = block_size
+        model._block_attention_size = model.config.block_attention = block_size
         return
     model._block_attention_size = block_size
+    model.config.block_attention = block_size  # saved with the model: a trained copy stays block-causal
 
     def hook(module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)

@@ -35,8 +35,11 @@ LAYOUT_OF_MODEL_TYPE = {
 
 
 def default_block_attention(path: str | Path) -> int | None:
-    """The block size a released block-diffusion model needs (SDAR: 4), or None for full attention."""
+    """The block size a block-diffusion model needs, or None for full attention: the ``block_attention`` a
+    saved model of ours records in its config, else the released model type's (SDAR: 4)."""
     raw = json.loads((Path(path) / "config.json").read_text())
+    if isinstance(raw.get("block_attention"), int):
+        return raw["block_attention"]
     return LAYOUT_OF_MODEL_TYPE.get(str(raw.get("model_type", "")).lower(), (None, None))[1]
 
 
@@ -58,7 +61,8 @@ def _config(path: Path):
 
 def load_model(path: str | Path, kind: str, dtype=None, block_attention: int | None = None):
     """An AR causal LM, or a DLLM: the same class with ``config.is_causal = False`` set before loading;
-    ``block_attention`` makes a DLLM block-causal with that block size (see ``attention.py``)."""
+    ``block_attention`` makes a DLLM block-causal with that block size (see ``attention.py``; default: what
+    the checkpoint says, so an SDAR model, and any model trained from one, stays block-causal)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -70,6 +74,8 @@ def load_model(path: str | Path, kind: str, dtype=None, block_attention: int | N
         raise ValueError(f"model kind must be 'ar' or 'dllm', got {kind!r}")
     config.is_causal = kind == "ar"  # explicit both ways: a saved DLLM config carries is_causal = false
     model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype or torch.float32)
+    if block_attention is None and kind == "dllm":
+        block_attention = default_block_attention(path)
     if block_attention is not None and kind == "dllm":
         from benchmark.models.attention import install_block_attention
 
