@@ -15,7 +15,7 @@ def test_dry_run_loads_tasks_and_lists_everything_missing(capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["run", "--suite", "paper", "--dry-run", "--data-dir", str(DATA)]) == 2
     out, err = capsys.readouterr()
-    assert "task alpacaeval: 805 items loaded" in out and "alpaca-dream-base.jsonl" in out
+    assert "task alpacaeval: 805 items loaded" in out and "base row's answers of the same run" in out
     assert "task truthfulqa-mc2: 817 items loaded" in out
     assert "H100-hours" in out
     for needle in ("Dream-org/Dream-v0-Instruct-7B", "JetLM/SDAR-8B-Chat", "$OPENAI_API_KEY", "no CUDA GPU",

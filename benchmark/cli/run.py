@@ -43,12 +43,12 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     check_output_dir(args.out, "--out")
-    if args.suite == "paper":
-
-        lines, missing = dry_run(args.data_dir, args.seeds)
+    if args.suite in ("paper", "paper-mini"):  # hub checkpoints on GPUs: check everything before any work
+        lines, missing = dry_run(args.data_dir, args.seeds, args.suite)
         print("\n".join(lines))
         if missing:
-            print("error: the paper suite cannot run here; missing:\n  - " + "\n  - ".join(missing), file=sys.stderr)
+            print(f"error: the {args.suite} suite cannot run here; missing:\n  - " + "\n  - ".join(missing),
+                  file=sys.stderr)
             return 2
         if args.dry_run:
             return 0
@@ -58,7 +58,7 @@ def main(args) -> int:
     if args.max_retries < 0:
         print(f"error: --max-retries must be >= 0, got {args.max_retries}", file=sys.stderr)
         return 2
-    if args.dry_run and args.suite != "paper":
+    if args.dry_run and args.suite not in ("paper", "paper-mini"):
         print("error: --dry-run is only meaningful for --suite paper (tiny runs offline in minutes)", file=sys.stderr)
         return 2
 
