@@ -11,6 +11,7 @@ from benchmark.core.store import check_output_dir
 from benchmark.harness.leaderboard import to_markdown
 from benchmark.harness.paper import dry_run
 from benchmark.harness.runner import RunConfig, run
+from benchmark.harness.suites import get_suite
 
 
 def add_parser(sub) -> None:
@@ -71,5 +72,5 @@ def main(args) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # trainers' loss dictionaries and progress: not the table
         board = run(cfg)
     print(to_markdown(board))
-    print(f"results: {args.out / board.attrs.get('suite', args.suite)}/ (leaderboard.md, .csv, .json; cells/)")
+    print(f"results: {args.out / get_suite(args.suite).name}/ (leaderboard.md, .csv, .json; cells/)")
     return 0
