@@ -65,3 +65,18 @@ def test_a_cell_that_keeps_dying_is_reported_after_its_retries(env, tmp_path, ca
     assert (tmp_path / "out" / "micro" / "leaderboard.json").is_file(), "the finished cells still make a board"
     records = _records(tmp_path / "out" / "micro")
     assert [k for k in records] == ["cells/micro/base/arith/seed0.json"]
+
+
+def test_ray_runs_a_preference_data_suite_as_the_serial_executor_does(env, tmp_path, cache_dir):
+    """Cells of one trained model (one per eval task) may run in parallel: the model is built once under
+    its lock and the records equal the serial run's."""
+    from benchmark.harness.runner import RunConfig, run
+    from tests.test_preference_suite import _plain_pairs, _suite
+
+    suite = _suite(tmp_path, "pref-ray", "micro", f'format = "plain"\npath = "{_plain_pairs(tmp_path)}"',
+                   ["base", "ar-dpo", "elbo-dpo"])
+    common = dict(suite=str(suite), seeds=1, cache_dir=cache_dir, plugins=env)
+    run(RunConfig(out=tmp_path / "serial", **common))
+    run(RunConfig(out=tmp_path / "ray", executor="ray", **common))
+    serial, ray_ = _records(tmp_path / "serial" / "pref-ray"), _records(tmp_path / "ray" / "pref-ray")
+    assert len(serial) == 6 and ray_ == serial
