@@ -317,14 +317,15 @@ class SharedArtifacts:
             return final, json.loads(meta_file.read_text())
         self.root.mkdir(parents=True, exist_ok=True)
         rank = int(os.environ.get("RANK", "0"))
-        with open(self.root / f".{final.name}.lock", "a+") as lock:
+        with open(self.root / f".lock-{final.name}", "a+") as lock:  # not matched by the work folders' glob
             if rank == 0:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds the same work
             if meta_file.is_file():  # built while this process waited
                 return final, json.loads(meta_file.read_text())
-            if final.exists() and rank == 0:  # a folder without meta.json is a leftover of an interrupted build
-                shutil.rmtree(final)
-            remove_stale_work_dirs(self.root, f".{name}-*")
+            if rank == 0:  # only rank 0 cleans: another rank must never touch a folder rank 0 is filling
+                if final.exists():  # a folder without meta.json is a leftover of an interrupted build
+                    shutil.rmtree(final)
+                remove_stale_work_dirs(self.root, f".{name}-*")
             tmp = make_work_dir(self.root, f".{name}-")
             try:
                 meta = {"key": key, **build(tmp)}
