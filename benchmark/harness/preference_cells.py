@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import shutil
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -214,8 +215,9 @@ def _write_base_answers(lm, task, items: list, run: EvalRun, path: Path) -> None
 
 
 def _drop_model_when_scored(plan, key: CellKey, folder: Path) -> None:
-    """Remove the aligned model once every eval task of its (family, method, seed) is stored."""
-    if plan.cfg.keep_models:
+    """Remove the aligned model once every eval task of its (family, method, seed) is stored. Not under
+    ``accelerate launch``: a slower rank may still be about to look the model up (it would wait for it)."""
+    if plan.cfg.keep_models or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return
     store = ResultStore(plan.store_root)
     for task in plan.task_names:
