@@ -109,6 +109,10 @@ class Task(ABC):
         return []
 
 
+# The method every run includes: its answers are the reference of the win rates and pairwise tasks.
+REFERENCE_METHOD = "base"
+
+
 # ----------------------------------------------------------------------------------------------- models
 @dataclass(frozen=True)
 class SamplerSettings:

@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmark.align.checkpoint import fingerprint
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.hashing import config_hash
+from benchmark.core.hashing import config_hash, file_sha256
 from benchmark.core.provenance import git_revision, hardware, package_versions
 from benchmark.core.registry import EVAL_TASKS
 from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore
@@ -86,10 +86,10 @@ def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRu
     config = {"task": task.name, "task_version": task.version, "model_dir": str(model_dir) if model_dir else None,
               "model_fingerprint": _model_fingerprint(model_dir) if task.needs_model(run) else None,
               "kind": kind, "model_args": model_args or {}, "data": str(run.data) if run.data else None,
-              "data_sha256": _file_sha256(run.data) if run.data else None,
+              "data_sha256": file_sha256(run.data) if run.data else None,
               "hub": None if run.data else (run.hub or task.hub).__dict__, "limit": run.limit,
               "options": {k: str(v) for k, v in run.options.items()},
-              "option_files_sha256": {k: _file_sha256(v) for k, v in run.options.items()
+              "option_files_sha256": {k: file_sha256(v) for k, v in run.options.items()
                                       if isinstance(v, Path) and v.is_file()}}
     store = ResultStore(Path(store_root))
     if method is None:
@@ -115,14 +115,6 @@ def run_eval_task(task_name: str, model_dir: Path | None, kind: str, run: EvalRu
                     source=f"eval task {task.name}")
     write_leaderboard(store.root)
     return metrics
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
 
 
 def _model_fingerprint(model_dir: Path) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.api import AlignContext, FamilyContext, Method, Task
+from benchmark.core.api import REFERENCE_METHOD, AlignContext, FamilyContext, Method, Task
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash
@@ -28,7 +28,6 @@ from benchmark.harness.suites import get_suite
 from benchmark.models.tiny import default_cache_dir
 
 log = logging.getLogger(__name__)
-REFERENCE_METHOD = "base"
 
 
 @dataclass

@@ -13,7 +13,6 @@ removed when its last cell is stored unless ``--keep-models``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -22,10 +21,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmark.core.api import AlignContext, AlignedModel, PreferencePair, TaskData
+from benchmark.core.api import REFERENCE_METHOD, AlignContext, AlignedModel, PreferencePair, TaskData
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.hashing import config_hash
+from benchmark.core.hashing import config_hash, file_sha256
 from benchmark.core.preference_data import HubDataset, fit_to_budget, load_preference_data, select
 from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
 from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, atomic_write_text
@@ -33,7 +32,6 @@ from benchmark.eval.eval_task import EvalRun, chat
 from benchmark.models.loading import load_tokenizer
 
 log = logging.getLogger(__name__)
-REFERENCE_METHOD = "base"  # as in grid.py: its answers are the pairwise tasks' reference
 # ``plan`` below is the run's ``benchmark.harness.grid.RunPlan`` (not imported: grid imports this module).
 
 
@@ -47,22 +45,7 @@ class PreferenceTask:
 
 
 def _file_digest(path: str | None) -> str | None:
-    if not path or not Path(path).is_file():
-        return None
-    st = Path(path).stat()
-    return _digest_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _digest_of(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of a file, computed once per (path, size, mtime) however many cells fingerprint it."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return file_sha256(path) if path and Path(path).is_file() else None
 
 
 def _unit_config(plan, key: CellKey) -> dict:

@@ -16,14 +16,11 @@ unchanged.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
-import shutil
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.hashing import config_hash
-from benchmark.core.store import OWNER_FILE, cache_root, make_work_dir, remove_stale_work_dirs
+from benchmark.core.store import SharedArtifacts, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -45,25 +42,17 @@ def gguf_file() -> Path:
 
 
 def smollm2_checkpoints(layers: int | None = None, cache_dir: Path | None = None) -> tuple[Path, Path]:
-    """(ar folder, dllm folder), built once and cached by the recipe (layers, recipe version, file size)."""
+    """(ar folder, dllm folder), built once and cached by the recipe (layers, recipe version, file size):
+    shared work of the cache (built under a lock into a temporary folder, renamed into place)."""
     src = gguf_file()
     key = {"model": GGUF_NAME, "bytes": src.stat().st_size, "layers": layers, "recipe": RECIPE_VERSION}
-    final = (cache_dir or cache_root()) / "checkpoints" / f"smollm2-{config_hash(key)}"
-    if not (final / "done.json").is_file():
-        final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_work_dirs(final.parent, ".build-*")
-        log.info("converting %s into safetensors folders at %s (one-off, about 30 s)", src.name, final)
-        tmp = make_work_dir(final.parent, ".build-")
-        try:
-            _convert(src, tmp, layers)
-            (tmp / "done.json").write_text(json.dumps(key, indent=2))
-            (tmp / OWNER_FILE).unlink()
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+    def build(tmp: Path) -> dict:
+        log.info("converting %s into safetensors folders (one-off, about 30 s)", src.name)
+        _convert(src, tmp, layers)
+        return {}
+
+    final, _ = SharedArtifacts((cache_dir or cache_root()) / "checkpoints").get_or_build("smollm2", key, build)
     return final / "ar", final / "dllm"
 
 

@@ -31,13 +31,9 @@ class CrashOnceMethod(Method):
 
 
 @register_method("crash-always")
-class CrashAlwaysMethod(Method):
+class CrashAlwaysMethod(CrashOnceMethod):
     name = "crash-always"
     description = "test-only: the worker dies on every try"
-
-    @dataclass(frozen=True)
-    class Config:
-        pass
 
     def align(self, ctx: AlignContext) -> AlignedModel:
         os._exit(1)
