@@ -21,6 +21,7 @@ from benchmark.align.transfer import lora_task_vector, merge_task_vector
 from benchmark.core.api import AlignContext, AlignedModel, Method
 from benchmark.core.registry import register_method
 from benchmark.models.batching import diffusion_batch
+from benchmark.models.elbo import EstimatorConfig
 from benchmark.models.loading import load_tokenizer
 
 
@@ -36,6 +37,7 @@ class ArMapMethod(Method):
     class Config:
         gamma: float | None = None  # None: the family's default (ModelPair.default_gamma)
         select_gamma: bool = False  # True: sweep gamma, keep the best reward accuracy on held-out pairs
+        gamma_estimates: int = 8  # ELBO samples per held-out answer in the sweep (shared by every gamma)
         lora: LoraSettings = field(default_factory=LoraSettings)
 
     def align(self, ctx: AlignContext) -> AlignedModel:
@@ -50,8 +52,7 @@ class ArMapMethod(Method):
         info.update(gamma=gamma, tensors_changed=len(manifest["changed"]))
         return AlignedModel(ctx.workdir / "model", "dllm", info)
 
-    @staticmethod
-    def _select_gamma(ctx: AlignContext, delta) -> tuple[float, list[dict]]:
+    def _select_gamma(self, ctx: AlignContext, delta) -> tuple[float, list[dict]]:
         pairs = ctx.data.heldout
         if not pairs:
             raise ValueError(f"task {ctx.task.name!r} gives no held-out pairs: gamma cannot be selected")
@@ -59,6 +60,7 @@ class ArMapMethod(Method):
         prompts = [ctx.pair.format_prompt(p.prompt) for p in pairs]
         batch = diffusion_batch(tok, prompts * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs],
                                 ctx.pair.sampler.max_new_tokens)
+        n = self.config.gamma_estimates
         best, curve = sweep_gamma(ctx.pair.dllm_path, delta, batch, ctx.pair.mask_token_id, ctx.pair.shift,
-                                  seed=ctx.seed)
+                                  estimator=EstimatorConfig(n=n, n_t=n, n_yt=1, antithetic=True), seed=ctx.seed)
         return best, [p.__dict__ for p in curve]

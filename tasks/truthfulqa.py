@@ -3,8 +3,9 @@
 softmax per question, the mass on the true choices.
 
 Local file: ``TruthfulQA.csv`` (``Question``, ``Best Answer``, ``Correct Answers``, ``Incorrect
-Answers``, ``;``-separated). Hub: ``truthful_qa``, config ``multiple_choice``, split ``validation``
-(``mc2_targets``). The likelihood budget and kind are model arguments (``mc_num``, ``likelihood``).
+Answers``, ``;``-separated), or ``mc_task.json`` (``question``, ``mc2_targets`` {answer: 0/1}).
+Hub: ``truthful_qa``, config ``multiple_choice``, split ``validation`` (``mc2_targets``). The likelihood
+budget and kind are model arguments (``mc_num``, ``likelihood``).
 """
 
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from benchmark.core.data import DataError, text_field
 from benchmark.core.registry import register_eval_task
 from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option
-from benchmark.eval.loaders import MultipleChoice, load_truthfulqa_csv
+from benchmark.eval.loaders import MultipleChoice, load_truthfulqa_csv, load_truthfulqa_mc_json
 from benchmark.eval.scoring import mean_and_stderr
 
 
@@ -24,9 +25,13 @@ class TruthfulQAMC2Task(EvalTask):
     options = {"prompt": Option("Q: {q}\nA:", "context before each choice; {q} is the question")}
 
     def load_file(self, path: Path) -> list[MultipleChoice]:
-        if Path(path).suffix.lower() != ".csv":
-            raise DataError(f"{path}: truthfulqa-mc2 reads the TruthfulQA CSV (Question, Best Answer, ...)")
-        return load_truthfulqa_csv(path)
+        suffix = Path(path).suffix.lower()
+        if suffix == ".csv":
+            return load_truthfulqa_csv(path)
+        if suffix in (".json", ".jsonl"):
+            return load_truthfulqa_mc_json(path)
+        raise DataError(f"{path}: truthfulqa-mc2 reads the TruthfulQA CSV (Question, Best Answer, ...) or "
+                        "mc_task.json (question, mc2_targets)")
 
     def parse_row(self, row: dict, where: str) -> MultipleChoice:  # rows of the hub's multiple_choice config
         question = text_field(row, "question", where)

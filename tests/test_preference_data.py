@@ -90,6 +90,9 @@ def test_selection_is_deterministic_and_disjoint(tmp_path):
     train, heldout = select(pairs, 30, 10, seed=1)
     assert (train, heldout) == select(pairs, 30, 10, seed=1) and select(pairs, 30, 10, seed=2) != (train, heldout)
     assert not {p.prompt for p in train} & {p.prompt for p in heldout}
+    # The held-out pairs are the same for every seed, and a smaller held-out set is a prefix of a larger
+    # one (a family adapted on the data leaves the larger one out).
+    assert select(pairs, 30, 10, seed=2)[1] == heldout and select(pairs, 30, 5, seed=3)[1] == heldout[:5]
     with pytest.raises(DataError, match="has 50"):
         select(pairs, 45, 10, seed=0)
 

@@ -136,7 +136,7 @@ P = '[preference]\nformat = "plain"\npath = "x.jsonl"\n'
 
 
 @pytest.mark.parametrize("edit,message", [
-    ('[preference]\nformat = "plain"', "needs exactly one of 'path'"),
+    ('[preference]\nformat = "plain"', "needs 'path'"),
     ('[preference]\nformat = "ranking"\npath = "x.jsonl"', "unknown preference data format 'ranking'"),
     (P + "max_prompt_tokens = 0", "'max_prompt_tokens' must be"),
     (P + "n_train = 3", "unknown key 'n_train'"),

@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     rep.add_argument("--pairs", type=positive, default=128, help="preference pairs (paper: 128)")
     rep.add_argument("--estimates", type=positive, default=8, help="estimates per pair, K (paper: 8)")
     rep.add_argument("--cache-dir", type=Path, help="family cache")
+    rep.add_argument("--data-dir", type=Path, help="where a preference-data suite's files are looked up (smol)")
     add_plugins(rep)
     rep.set_defaults(handler=main)
 
@@ -29,7 +30,7 @@ def main(args) -> int:
 
     with contextlib.redirect_stdout(sys.stderr):  # training logs go to stderr; stdout is the table
         table = REPRODUCTIONS[args.name](args.suite, args.out, train=args.train, pairs=args.pairs,
-                                         k=args.estimates, cache_dir=args.cache_dir)
+                                         k=args.estimates, cache_dir=args.cache_dir, data_dir=args.data_dir)
     print(table.to_markdown(index=False, floatfmt=".4g"))
     print(f"written: {args.out / (args.name + '.csv')}")
     return 0

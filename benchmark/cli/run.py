@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     run.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
     run.add_argument("--force", action="store_true", help="rerun cells that already have results")
     run.add_argument("--rebuild", action="store_true", help="rebuild the suite's model family from scratch")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                     help="where a family the project builds (smol) adapts its DLLM: auto uses a GPU when present")
     run.add_argument("--keep-models", action="store_true", help="keep aligned models under OUT/SUITE/models/")
     run.add_argument("--cache-dir", type=Path, help="family cache (default: $DLLM_BENCH_CACHE or "
                      "~/.cache/dllm-align-bench)")
@@ -68,7 +70,7 @@ def main(args) -> int:
                     keep_models=args.keep_models, cache_dir=args.cache_dir, executor=args.executor,
                     address=args.address, max_retries=args.max_retries,
                     plugins=[str(Path(p).resolve()) for p in args.plugins + args.run_plugins],
-                    data_dir=args.data_dir)
+                    data_dir=args.data_dir, device=args.device)
     with contextlib.redirect_stdout(sys.stderr):  # trainers' loss dictionaries and progress: not the table
         board = run(cfg)
     print(to_markdown(board))

@@ -155,6 +155,11 @@ class FamilyContext:
     tasks: list[Task]
     cache_dir: Path
     rebuild: bool = False
+    # A suite trained on preference data passes it on: a family adapted on text (``smol``) trains on it,
+    # leaving out the suite's held-out pairs (``preference_data.heldout_order``), and uses the device given.
+    preference: Any = None  # benchmark.core.preference_data.PreferenceOrigin
+    n_heldout: int = 0
+    device: str = "auto"
 
 
 class Family(ABC):

@@ -64,6 +64,33 @@ class HubDataset:
     id: str
     config: str | None = None
     split: str = "train"
+    data_dir: str | None = None  # a subset stored as a folder of the dataset (hh-rlhf's "helpful-base")
+
+
+@dataclass(frozen=True)
+class PreferenceOrigin:
+    """Where one run's preference pairs come from, resolved: a local file or a hub dataset, in a format."""
+
+    format: str
+    path: Path | None = None
+    hub: HubDataset | None = None
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        hub = self.hub or PREFERENCE_DATA.get(self.format).hub
+        return f"hub {hub.id}" + (f"/{hub.data_dir}" if hub and hub.data_dir else "") + f"[{hub.split}]"
+
+    def identity(self) -> dict:
+        """What results depend on (not how the path is spelled): the file's name and digest, or the hub id."""
+        if self.path is not None:
+            from benchmark.core.hashing import file_sha256
+
+            return {"format": self.format, "file": self.path.name, "sha256": file_sha256(self.path)}
+        return {"format": self.format, "hub": self.describe()}
+
+    def load(self, skipped: dict | None = None) -> list[ChatPair]:
+        return load_preference_data(self.format, self.path, self.hub, skipped)
 
 
 # ------------------------------------------------------------------ helpers
@@ -176,9 +203,10 @@ def _hub_rows(hub: HubDataset) -> Iterator[tuple[str, dict]]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(hub.id, hub.config, split=hub.split)
+        ds = datasets.load_dataset(hub.id, hub.config, split=hub.split, data_dir=hub.data_dir)
     except Exception as exc:
-        raise DataError(f"hub dataset {hub.id!r} (config {hub.config!r}, split {hub.split!r}) could not be loaded: "
+        raise DataError(f"hub dataset {hub.id!r} (config {hub.config!r}, data_dir {hub.data_dir!r}, split "
+                        f"{hub.split!r}) could not be loaded: "
                         f"{type(exc).__name__}: {str(exc)[:300]}. Offline? Give a local file instead") from exc
     for i, row in enumerate(ds):
         yield f"{hub.id}[{hub.split}]:{i}", dict(row)
@@ -321,14 +349,28 @@ def load_preference_data(fmt: str, path: Path | None = None, hub: HubDataset | N
     return pairs
 
 
+HELDOUT_SHUFFLE_SEED = 20240601
+
+
+def heldout_order(n_pairs: int) -> list[int]:
+    """One fixed shuffle of the pair indices, the same for every seed: the held-out pairs are its first ones.
+    A family adapted on the data (``smol``) leaves out a prefix of it, so held-out pairs stay unseen."""
+    order = list(range(n_pairs))
+    random.Random(HELDOUT_SHUFFLE_SEED).shuffle(order)
+    return order
+
+
 def select(pairs: list[ChatPair], n_train: int, n_heldout: int, seed: int) -> tuple[list[ChatPair], list[ChatPair]]:
-    """Deterministic per seed: shuffle once with ``seed``, held-out first, then training pairs (disjoint)."""
+    """Held-out pairs: the first ``n_heldout`` of ``heldout_order`` (the same for every seed, so gamma is
+    chosen on one dev set and a model adapted on the data never saw them); training pairs: the rest,
+    shuffled with ``seed`` (disjoint from the held-out ones)."""
     if n_train + n_heldout > len(pairs):
         raise DataError(f"asked for {n_train} training + {n_heldout} held-out pairs, but the data has {len(pairs)}")
-    order = list(range(len(pairs)))
-    random.Random(seed).shuffle(order)
+    order = heldout_order(len(pairs))
+    rest = order[n_heldout:]
+    random.Random(seed).shuffle(rest)
     heldout = [pairs[i] for i in order[:n_heldout]]
-    train = [pairs[i] for i in order[n_heldout:n_heldout + n_train]]
+    train = [pairs[i] for i in rest[:n_train]]
     return train, heldout
 
 

@@ -6,7 +6,8 @@ Formats (see ``shared/data/README.md``):
       AlpacaEval's ``instruction``/``output``; a trailing chat end token (``<|im_end|>``,
       ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``) is stripped; extra fields are ignored;
     - TruthfulQA: the CSV with ``Question``, ``Best Answer``, ``Correct Answers``, ``Incorrect Answers``
-      (``;``-separated); the hub's ``multiple_choice`` config is read by ``tasks/truthfulqa.py``.
+      (``;``-separated), or the classic ``mc_task.json`` (``question``, ``mc2_targets`` as {answer: 0/1});
+      the hub's ``multiple_choice`` config is read by ``tasks/truthfulqa.py``.
 
 Every error names the file, the line and the field.
 """
@@ -110,6 +111,32 @@ def load_truthfulqa_csv(path: str | Path) -> list[MultipleChoice]:
         if not true or not false:
             raise DataError(f"{where}: fields 'Correct Answers' and 'Incorrect Answers' need one answer each")
         out.append(MultipleChoice(values["Question"], values["Best Answer"], true, false))
+    if not out:
+        raise DataError(f"{path}: no rows")
+    return out
+
+
+def load_truthfulqa_mc_json(path: str | Path) -> list[MultipleChoice]:
+    """TruthfulQA's ``mc_task.json`` (a JSON array, or jsonl): ``question`` and ``mc2_targets``, a mapping
+    {answer: 1 (true) or 0 (false)}; the best answer is ``mc1_targets``' true one when given."""
+    out = []
+    for where, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        question = text_field(row, "question", where)
+        targets = row.get("mc2_targets")
+        if not isinstance(targets, dict) or not targets:
+            raise DataError(f"{where}: field 'mc2_targets' must be a mapping {{answer: 0 or 1}}")
+        bad = [a for a, label in targets.items() if label not in (0, 1) or isinstance(label, bool) or not a.strip()]
+        if bad:
+            raise DataError(f"{where}: field 'mc2_targets': answer {bad[0]!r} needs a label 0 or 1 and a text")
+        true = tuple(a for a, label in targets.items() if label == 1)
+        false = tuple(a for a, label in targets.items() if label == 0)
+        if not true or not false:
+            raise DataError(f"{where}: field 'mc2_targets' needs at least one true and one false answer")
+        mc1 = row.get("mc1_targets")
+        best = next((a for a, label in mc1.items() if label == 1), true[0]) if isinstance(mc1, dict) else true[0]
+        out.append(MultipleChoice(question, best, true, false))
     if not out:
         raise DataError(f"{path}: no rows")
     return out

@@ -47,6 +47,7 @@ class RunConfig:
     plugins: list[str] = field(default_factory=list)  # plugin files, loaded again by every Ray worker
     max_retries: int = 2  # Ray: a cell whose worker dies is retried this often, then reported
     data_dir: Path | None = None  # where eval files a suite names are looked up when not beside the suite file
+    device: str = "auto"  # where a family the project builds trains (auto: a GPU when there is one)
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -110,7 +111,14 @@ class RunPlan:
 
             corpus_tasks = [TASKS.get(n)() for n in self.suite.tasks if n in TASKS]
             cache = Path(self.cfg.cache_dir or default_cache_dir())
-            pair = FAMILIES.get(family_name)().prepare(FamilyContext(corpus_tasks, cache, self.cfg.rebuild))
+            origin = None
+            if self.suite.scores_eval_tasks:
+                from benchmark.harness.preference_cells import preference_origin
+
+                origin = preference_origin(self)
+            pair = FAMILIES.get(family_name)().prepare(FamilyContext(
+                corpus_tasks, cache, self.cfg.rebuild, preference=origin, n_heldout=self.suite.n_heldout,
+                device=self.cfg.device))
             check_pair(pair.ar_path, pair.dllm_path)
             self.pairs[family_name] = pair
         return self.pairs[family_name]

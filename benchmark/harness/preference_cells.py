@@ -25,7 +25,7 @@ from benchmark.core.api import REFERENCE_METHOD, AlignContext, AlignedModel, Pre
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash, file_sha256
-from benchmark.core.preference_data import HubDataset, fit_to_budget, load_preference_data, select
+from benchmark.core.preference_data import HubDataset, PreferenceOrigin, fit_to_budget, select
 from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
 from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, atomic_write_text
 from benchmark.eval.eval_task import EvalRun, chat
@@ -54,31 +54,55 @@ def _unit_config(plan, key: CellKey) -> dict:
     return {"family": key.family, "family_build": pair.build_hash, "method": {
         "name": key.method, "config": method.config_dict(), "source": source_of(type(method))},
         "seed": key.seed, "budget": asdict(suite.budget), "preference": asdict(suite.preference),
-        "preference_sha256": _file_digest(suite.preference.path), "n_heldout": suite.n_heldout}
+        "preference_source": preference_origin(plan).identity(), "n_heldout": suite.n_heldout}
 
 
-def eval_data(plan, spec) -> Path | None:
-    """An eval task's file: as the suite names it (resolved beside the suite file), else under --data-dir."""
+def _find(name: str, data_dir) -> Path | None:
+    """A file a suite names: as given (already resolved beside the suite file), else under --data-dir."""
+    path = Path(name)
+    if not path.exists() and not path.is_absolute() and data_dir:
+        path = Path(data_dir) / path
+    return path if path.is_file() else None
+
+
+def _missing(plan, table: str, name: str) -> BenchmarkError:
+    under = f" and under --data-dir {plan.cfg.data_dir}" if plan.cfg.data_dir else ""
+    return BenchmarkError(f"{plan.suite.source}: {table} {name!r}: no such file (looked beside the suite file{under})")
+
+
+def preference_origin(plan) -> PreferenceOrigin:
+    """The suite's training pairs: its file when found, else (no --data-dir given) its hub dataset."""
+    spec = plan.suite.preference
+    hub = HubDataset(spec.hub, spec.hub_config, spec.hub_split, spec.hub_data_dir) if spec.hub else None
+    if spec.path:
+        found = _find(spec.path, plan.cfg.data_dir)
+        if found is not None:
+            return PreferenceOrigin(spec.format, found, None)
+        if hub is None or plan.cfg.data_dir:
+            raise _missing(plan, "[preference] path", spec.path)
+    return PreferenceOrigin(spec.format, None, hub)
+
+
+def eval_data(plan, spec, task=None) -> Path | None:
+    """An eval task's file when found (see ``preference_origin``); None: the task's hub dataset."""
     if spec.data is None:
         return None
-    path = Path(spec.data)
-    if not path.exists() and not path.is_absolute() and plan.cfg.data_dir:
-        path = Path(plan.cfg.data_dir) / path
-    if not path.is_file():
-        under = f" and under --data-dir {plan.cfg.data_dir}" if plan.cfg.data_dir else ""
-        raise BenchmarkError(f"{plan.suite.source}: [eval.*] data {spec.data!r}: no such file (looked beside the "
-                             f"suite file{under})")
-    return path
+    found = _find(spec.data, plan.cfg.data_dir)
+    if found is None and (plan.cfg.data_dir or task is None or task.hub is None):
+        raise _missing(plan, "[eval.*] data", spec.data)
+    return found
 
 
 def eval_cell_config(plan, key: CellKey) -> tuple[dict, str]:
     spec = plan.suite.eval_spec(key.task)
     task = plan.tasks[key.task]
-    data = eval_data(plan, spec)
+    data = eval_data(plan, spec, task)
     config = {"cell": asdict(key), "unit": _unit_config(plan, key), "sampler": asdict(plan.pair(key.family).sampler),
               "task": {"name": key.task, "version": task.version, "data": data.name if data else None,
                        "data_sha256": _file_digest(str(data) if data else None), "limit": spec.limit,
-                       "options": {k: str(v) for k, v in spec.options}}}
+                       "hub": None if data else asdict(task.hub) if task.hub else None,
+                       "options": {k: str(v) for k, v in spec.options},
+                       **({"model_args": dict(spec.model_args)} if spec.model_args else {})}}
     return config, config_hash(config)
 
 
@@ -86,8 +110,7 @@ def preference_data(plan, pair, seed: int) -> tuple[TaskData, dict]:
     """The seed's training and held-out pairs, rendered with the DLLM's chat template and cut to the budget."""
     spec, suite = plan.suite.preference, plan.suite
     skipped: dict = {}
-    hub = HubDataset(spec.hub, spec.hub_config, spec.hub_split) if spec.hub else None
-    pairs = load_preference_data(spec.format, Path(spec.path) if spec.path else None, hub, skipped)
+    pairs = preference_origin(plan).load(skipped)
     train, heldout = select(pairs, suite.n_train, suite.n_heldout, seed)
     tok = load_tokenizer(pair.dllm_path)
     counts = {}
@@ -99,7 +122,8 @@ def preference_data(plan, pair, seed: int) -> tuple[TaskData, dict]:
                         "response_truncated": c.response_truncated, "dropped_identical": c.dropped_identical}
     counts["skipped_rows"] = dict(skipped)
     if not fitted["train"]:
-        raise BenchmarkError(f"{spec.path or spec.hub}: no training pair is left after the budget's token limits")
+        raise BenchmarkError(f"{preference_origin(plan).describe()}: no training pair is left after the budget's "
+                             "token limits")
     return TaskData(fitted["train"], fitted["heldout"], []), counts
 
 
@@ -149,7 +173,7 @@ def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
     if distributed_rank() != 0:
         return True
     task, spec, pair = plan.tasks[key.task], plan.suite.eval_spec(key.task), plan.pair(key.family)
-    run = EvalRun(data=eval_data(plan, spec), limit=spec.limit, seed=key.seed,
+    run = EvalRun(data=eval_data(plan, spec, task), limit=spec.limit, seed=key.seed,
                   options=task.resolve_options({k: str(v) for k, v in spec.options}))
     pairwise = "base" in task.options and run.options.get("base") is None
     reference = base_answers_file(plan, key)
@@ -164,7 +188,7 @@ def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
         task.validate(run)
     items = task.load(run)
     with CostMeter() as eval_cost:
-        args = sampler_model_args(pair.sampler) if aligned.kind == "dllm" else {}
+        args = {**sampler_model_args(pair.sampler), **dict(spec.model_args)} if aligned.kind == "dllm" else {}
         lm = (BenchLM if aligned.kind == "dllm" else BenchARLM)(str(aligned.path), seed=key.seed, **args)
         if pairwise and key.method == REFERENCE_METHOD:
             _write_base_answers(lm, task, items, run, reference)

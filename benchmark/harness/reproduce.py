@@ -6,7 +6,11 @@
 ``vrpo-ablation`` re-measures LLaDA 1.5's Table 2 on the suite's own DLLM: the variance of the score,
 loss and proxy gradient of ELBO-DPO for six (n_t, n_yt, antithetic) settings. The policy is the DLLM
 with the AR teacher's task vector merged in (AR-MAP on the suite's first task), the reference is the
-unaligned DLLM: two close models, as during preference training.
+unaligned DLLM: two close models, as during preference training. On a suite trained on preference data
+(``smol``: real HH answers of up to 95 tokens) the pairs are the suite's held-out pairs, then training
+pairs, and the teacher is trained on the suite's training pairs (reused from a ``run`` with the same --out).
+
+    python -m benchmark reproduce vrpo-ablation --suite smol --data-dir ../shared/data --pairs 16 --estimates 4
 """
 
 from __future__ import annotations
@@ -38,30 +42,64 @@ def paper_numbers() -> dict:
     return json.loads(resources.files("benchmark").joinpath("paper_numbers.json").read_text())
 
 
+def _preference_suite_data(suite_name: str, out: Path, cache_dir, data_dir, seed: int):
+    """(pair, task, TaskData) of a suite trained on preference data, exactly as its ``run`` cells see them."""
+    import dataclasses
+
+    from benchmark.harness.grid import RunConfig, plan_run
+    from benchmark.harness.preference_cells import PreferenceTask, preference_data
+
+    plan = plan_run(RunConfig(suite=suite_name, seeds=1, out=Path(out), cache_dir=cache_dir, data_dir=data_dir,
+                              methods=["ar-map"]))
+    pair = dataclasses.replace(plan.pair(plan.suite.families[0]), chat_prompt="{prompt}")  # prompts arrive rendered
+    data, _ = preference_data(plan, pair, seed)
+    return pair, PreferenceTask(plan.suite), data
+
+
+def _measurable_here(suite) -> bool:
+    """Synthetic-task suites of registered families, and preference-data suites of families the project
+    builds (``smol``): not hub checkpoints, which need their GPUs (run those with ``run``)."""
+    from benchmark.models.checkpoints import CheckpointFamily
+
+    if not all(f in FAMILIES for f in suite.families):
+        return False
+    if suite.scores_eval_tasks:
+        return not any(issubclass(FAMILIES.get(f), CheckpointFamily) for f in suite.families)
+    return all(t in TASKS for t in suite.tasks)
+
+
 def vrpo_ablation(suite_name: str, out: Path, train: bool = False, pairs: int = 128, k: int = 8,
-                  cache_dir: Path | None = None, seed: int = 0):
+                  cache_dir: Path | None = None, seed: int = 0, data_dir: Path | None = None):
     """Write ``out/vrpo-ablation.csv`` and return it as a DataFrame."""
-    suite = SUITES.get(suite_name)
-    supported = [n for n in SUITES.names() if all(t in TASKS for t in SUITES.get(n).tasks)
-                 and all(f in FAMILIES for f in SUITES.get(n).families)]
-    if suite_name not in supported:
-        raise BenchmarkError(f"reproduce vrpo-ablation measures a suite's own DLLM on its preference tasks; suite "
+    suite = _suites.get_suite(suite_name)
+    supported = [n for n in SUITES.names() if _measurable_here(SUITES.get(n))]
+    if not _measurable_here(suite):
+        raise BenchmarkError(f"reproduce vrpo-ablation measures a suite's own DLLM on its preference data; suite "
                              f"{suite_name!r} has none it can build here (tasks {list(suite.tasks)}, families "
                              f"{list(suite.families)}). Suites it supports: {', '.join(supported)}")
-    tasks = [TASKS.get(n)() for n in suite.tasks]
-    pair = FAMILIES.get(suite.families[0])().prepare(FamilyContext(tasks, Path(cache_dir or default_cache_dir())))
+    if suite.scores_eval_tasks:
+        if train:
+            raise BenchmarkError("reproduce vrpo-ablation --train scores the tiny suites' synthetic tasks; on a "
+                                 f"preference-data suite ({suite_name}) run the suite with [methods.elbo-dpo] settings")
+        pair, task, data = _preference_suite_data(suite_name, out, cache_dir, data_dir, seed)
+        tasks = [task]
+    else:
+        tasks = [TASKS.get(n)() for n in suite.tasks]
+        pair = FAMILIES.get(suite.families[0])().prepare(FamilyContext(tasks, Path(cache_dir or default_cache_dir())))
+        data = None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out / suite.name, "`reproduce vrpo-ablation`"):
         remove_stale_work_dirs(out / suite.name, ".reproduce-*")
         work = make_work_dir(out / suite.name, ".reproduce-")
         try:  # a fresh work folder per call: a second call reruns instead of tripping over the first's files
-            return _vrpo_ablation(suite, tasks, pair, out, work, train, pairs, k, seed)
+            return _vrpo_ablation(suite, tasks, pair, out, work, train, pairs, k, seed, data)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _vrpo_ablation(suite, tasks, pair, out: Path, work: Path, train: bool, pairs: int, k: int, seed: int):
+def _vrpo_ablation(suite, tasks, pair, out: Path, work: Path, train: bool, pairs: int, k: int, seed: int,
+                   data=None):
     import pandas as pd
     import torch
 
@@ -71,16 +109,20 @@ def _vrpo_ablation(suite, tasks, pair, out: Path, work: Path, train: bool, pairs
 
     shared = SharedArtifacts(out / suite.name / "artifacts")
 
-    # 1. Preference pairs: held-out pairs of every suite task, `pairs` in all.
-    per_task = -(-pairs // len(tasks))
-    prefs = [p for t in tasks for p in t.build(seed, 0, per_task, 0).heldout][:pairs]
+    # 1. Preference pairs: held-out pairs of every suite task (of the preference data, then its training
+    # pairs), `pairs` in all.
+    if data is not None:
+        prefs = (list(data.heldout) + list(data.train))[:pairs]
+    else:
+        per_task = -(-pairs // len(tasks))
+        prefs = [p for t in tasks for p in t.build(seed, 0, per_task, 0).heldout][:pairs]
     tok = load_tokenizer(pair.dllm_path)
     prompts = [pair.format_prompt(p.prompt) for p in prefs]
     batch = diffusion_batch(tok, prompts * 2, [p.chosen for p in prefs] + [p.rejected for p in prefs],
                             pair.sampler.max_new_tokens)
 
     # 2. Policy = AR-MAP-merged DLLM (close to the reference), reference = the unaligned DLLM.
-    data = tasks[0].build(seed, suite.n_train, suite.n_heldout, suite.n_eval)
+    data = data or tasks[0].build(seed, suite.n_train, suite.n_heldout, suite.n_eval)
     ctx = AlignContext(pair, tasks[0], data, suite.budget, seed, work, shared, CostMeter())
     policy_dir = METHODS.get("ar-map")().align(ctx).path
     policy, reference = load_model(policy_dir, "dllm"), load_model(pair.dllm_path, "dllm")
@@ -103,6 +145,9 @@ def _vrpo_ablation(suite, tasks, pair, out: Path, work: Path, train: bool, pairs
             rows[-1].update(_train_scores(suite, pair, tasks, n_t, n_yt, antithetic, seed, work, shared))
             rows[-1].update({f"paper_{m}": paper[m] for m in ("gsm8k", "ifeval", "arena_hard")})
     table = pd.DataFrame(rows)
+    table.insert(0, "suite", suite.name)
+    table.insert(1, "pairs", len(prefs))
+    table.insert(2, "response_tokens", int(batch.response_mask.sum(-1).float().mean()))
     atomic_write_text(out / "vrpo-ablation.csv", table.to_csv(index=False))
     return table
 

@@ -10,9 +10,14 @@ a user's) validated into a frozen ``Suite``:
     [families.X] a family given by checkpoints: ar, dllm (folders or hub ids), revision, mask_token_id,
                  shift, block_attention, default_gamma, and [families.X.sampler] (``SamplerSettings``)
     [preference] the training data of a suite scored by eval tasks: format (a ``benchmark.preference_data``
-                 plugin), path (relative to the suite file) or hub/hub_split/hub_config, n_heldout,
-                 max_prompt_tokens, max_response_tokens
-    [eval.X]     eval task X's data (path relative to the suite file), limit, and options (``--set``'s)
+                 plugin), path (relative to the suite file or --data-dir) and/or hub/hub_split/hub_config/
+                 hub_data_dir, n_heldout, max_prompt_tokens, max_response_tokens
+    [eval.X]     eval task X's data (relative to the suite file or --data-dir), limit, options (``--set``'s)
+                 and model_args (the DLLM likelihood: ``mc_num``, ``likelihood = "elbo" | "one_pass"``)
+
+A file a suite names is looked up beside the suite file, then under ``--data-dir``. When it is in neither
+place: with ``--data-dir`` given that is an error (the user meant the file); without, the task's (or the
+``[preference]`` table's) hub dataset is used, and the record says which source it was.
 
 A suite's ``tasks`` are either synthetic preference tasks (each brings its own pairs and prompts) or eval
 tasks (``truthfulqa-mc2``, ``gsm8k``, ...): then every method is trained once per (family, seed) on the
@@ -87,6 +92,7 @@ class PreferenceSpec:
     hub: str | None = None
     hub_split: str = "train"
     hub_config: str | None = None
+    hub_data_dir: str | None = None  # a subset kept as a folder of the hub dataset (hh-rlhf's "helpful-base")
     n_heldout: int = 64
     max_prompt_tokens: int = 256
     max_response_tokens: int = 256
@@ -99,9 +105,12 @@ class EvalSpec:
     data: str | None = None
     limit: int | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    # arguments of the DLLM's lm-eval model class for this task (e.g. ``mc_num``, ``likelihood``)
+    model_args: tuple[tuple[str, Any], ...] = ()
 
 
-_PREFERENCE_KEYS = {"format": str, "path": str, "hub": str, "hub_split": str, "hub_config": str, "n_heldout": int,
+_PREFERENCE_KEYS = {"format": str, "path": str, "hub": str, "hub_split": str, "hub_config": str, "hub_data_dir": str,
+                    "n_heldout": int,
                     "max_prompt_tokens": int, "max_response_tokens": int}
 _FAMILY_KEYS = {"ar": str, "dllm": str, "revision": str, "ar_revision": str, "dllm_revision": str,
                 "mask_token_id": int, "shift": bool, "block_attention": int, "default_gamma": float, "sampler": dict}
@@ -302,8 +311,9 @@ def _preference_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
     if "format" not in table:
         raise SuiteError(f"{where} is missing key 'format' (one of {', '.join(PREFERENCE_DATA.names())})")
     _names([table["format"]], PREFERENCE_DATA, f"{where} key 'format'")
-    if ("path" in table) == ("hub" in table):
-        raise SuiteError(f"{where} needs exactly one of 'path' (a local file) and 'hub' (a hub dataset id)")
+    if "path" not in table and "hub" not in table:
+        raise SuiteError(f"{where} needs 'path' (a local file), 'hub' (a hub dataset id), or both (the file when "
+                         "it is there, beside the suite file or under --data-dir, else the hub)")
     for key in ("n_heldout", "max_prompt_tokens", "max_response_tokens"):
         if key in table and table[key] < (0 if key == "n_heldout" else 1):
             raise SuiteError(f"{where} key {key!r} must be {'>= 0' if key == 'n_heldout' else 'positive'}, "
@@ -316,7 +326,11 @@ def _preference_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
         where = f"{path}: [eval.{name}]"
         if name not in evals:
             raise SuiteError(f"{where}: {name!r} is not one of the suite's tasks ({', '.join(evals)})")
-        spec = _checked(_table(spec, where), {"data": str, "limit": int, "options": dict}, where)
+        spec = _checked(_table(spec, where), {"data": str, "limit": int, "options": dict, "model_args": dict}, where)
+        for key, value in spec.get("model_args", {}).items():
+            if key not in _DLLM_MODEL_ARGS:
+                raise _unknown(key, _DLLM_MODEL_ARGS, f"{where}.model_args")
+            _check_type(value, _DLLM_MODEL_ARGS[key], f"{where}.model_args key {key!r}")
         if "limit" in spec and spec["limit"] < 1:
             raise SuiteError(f"{where} key 'limit' must be positive, got {spec['limit']}")
         task = EVAL_TASKS.get(name)()
@@ -325,8 +339,13 @@ def _preference_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
                 raise _unknown(key, task.options, f"{where}.options")
         settings.append((name, EvalSpec(data=_relative(spec["data"], path) if "data" in spec else None,
                                         limit=spec.get("limit"),
-                                        options=tuple(sorted(spec.get("options", {}).items())))))
+                                        options=tuple(sorted(spec.get("options", {}).items())),
+                                        model_args=tuple(sorted(spec.get("model_args", {}).items())))))
     return preference, tuple(settings)
+
+
+# What a suite may set of the DLLM's lm-eval model per task (the sampler is the family's).
+_DLLM_MODEL_ARGS = {"mc_num": int, "likelihood": str}
 
 
 class _AnyTask:

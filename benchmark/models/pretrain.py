@@ -21,10 +21,11 @@ def _schedule(optimizer: torch.optim.Optimizer, steps: int, warmup: int) -> torc
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train_loop(model, make_loss, steps: int, lr: float, desc: str) -> list[float]:
-    """AdamW with warm-up and cosine decay; ``make_loss(step)`` returns the loss of one batch."""
+def train_loop(model, make_loss, steps: int, lr: float, desc: str, warmup: int | None = None) -> list[float]:
+    """AdamW with warm-up (default: 5% of the steps) and cosine decay; ``make_loss(step)`` returns the loss
+    of one batch."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
-    scheduler = _schedule(optimizer, steps, warmup=max(1, steps // 20))
+    scheduler = _schedule(optimizer, steps, warmup=warmup or max(1, steps // 20))
     model.train()
     losses = []
     bar = tqdm(range(steps), desc=desc, leave=False)
