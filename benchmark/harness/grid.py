@@ -23,7 +23,7 @@ from benchmark.core.provenance import distributed_rank, git_revision, hardware, 
 from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, TASKS, RegistryError
 from benchmark.core.store import OWNER_FILE, SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, make_work_dir
 from benchmark.eval.scoring import evaluate
-from benchmark.harness.preference_cells import eval_cell_config, run_eval_cell
+from benchmark.harness.preference_cells import eval_cell_config, preference_origin, run_eval_cell
 from benchmark.harness.suites import get_suite
 from benchmark.models.tiny import default_cache_dir
 
@@ -111,11 +111,7 @@ class RunPlan:
 
             corpus_tasks = [TASKS.get(n)() for n in self.suite.tasks if n in TASKS]
             cache = Path(self.cfg.cache_dir or default_cache_dir())
-            origin = None
-            if self.suite.scores_eval_tasks:
-                from benchmark.harness.preference_cells import preference_origin
-
-                origin = preference_origin(self)
+            origin = preference_origin(self) if self.suite.scores_eval_tasks else None
             pair = FAMILIES.get(family_name)().prepare(FamilyContext(
                 corpus_tasks, cache, self.cfg.rebuild, preference=origin, n_heldout=self.suite.n_heldout,
                 device=self.cfg.device))

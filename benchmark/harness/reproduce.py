@@ -15,6 +15,7 @@ pairs, and the teacher is trained on the suite's training pairs (reused from a `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -29,6 +30,9 @@ from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS
 from benchmark.core.store import FolderLock, SharedArtifacts, atomic_write_text, make_work_dir, remove_stale_work_dirs
 from benchmark.eval.scoring import evaluate
 from benchmark.harness import suites as _suites  # noqa: F401
+from benchmark.harness.grid import RunConfig, plan_run
+from benchmark.harness.preference_cells import PreferenceTask, preference_data
+from benchmark.models.checkpoints import CheckpointFamily
 from benchmark.models.loading import load_model, load_tokenizer
 from benchmark.models.tiny import default_cache_dir
 
@@ -44,11 +48,6 @@ def paper_numbers() -> dict:
 
 def _preference_suite_data(suite_name: str, out: Path, cache_dir, data_dir, seed: int):
     """(pair, task, TaskData) of a suite trained on preference data, exactly as its ``run`` cells see them."""
-    import dataclasses
-
-    from benchmark.harness.grid import RunConfig, plan_run
-    from benchmark.harness.preference_cells import PreferenceTask, preference_data
-
     plan = plan_run(RunConfig(suite=suite_name, seeds=1, out=Path(out), cache_dir=cache_dir, data_dir=data_dir,
                               methods=["ar-map"]))
     pair = dataclasses.replace(plan.pair(plan.suite.families[0]), chat_prompt="{prompt}")  # prompts arrive rendered
@@ -59,8 +58,6 @@ def _preference_suite_data(suite_name: str, out: Path, cache_dir, data_dir, seed
 def _measurable_here(suite) -> bool:
     """Synthetic-task suites of registered families, and preference-data suites of families the project
     builds (``smol``): not hub checkpoints, which need their GPUs (run those with ``run``)."""
-    from benchmark.models.checkpoints import CheckpointFamily
-
     if not all(f in FAMILIES for f in suite.families):
         return False
     if suite.scores_eval_tasks:

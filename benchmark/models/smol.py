@@ -35,6 +35,7 @@ from benchmark.core.hashing import config_hash
 from benchmark.core.preference_data import HubDataset, PreferenceOrigin, fit_to_budget, heldout_order
 from benchmark.core.registry import register_family
 from benchmark.core.store import SharedArtifacts
+from benchmark.models.loading import load_model, load_tokenizer
 from benchmark.models.smollm2 import smollm2_checkpoints
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,6 @@ def adapt(cfg: SmolConfig, ar_dir: Path, dllm_init: Path, origin: PreferenceOrig
 
     from benchmark.models.batching import diffusion_batch
     from benchmark.models.elbo import masked_diffusion_loss
-    from benchmark.models.loading import load_model, load_tokenizer
     from benchmark.models.pretrain import train_loop
 
     tok = load_tokenizer(dllm_init)
