@@ -206,7 +206,8 @@ def _hub_rows(hub: HubDataset) -> Iterator[tuple[str, dict]]:
     except Exception as exc:
         raise DataError(f"hub dataset {hub.id!r} (config {hub.config!r}, data_dir {hub.data_dir!r}, split "
                         f"{hub.split!r}) could not be loaded: "
-                        f"{type(exc).__name__}: {str(exc)[:300]}. Offline? Give a local file instead") from exc
+                        f"{type(exc).__name__}: {str(exc)[:300]}. Offline? Give a local file instead (a suite: "
+                        "its [preference] path, found beside the suite file or under --data-dir)") from exc
     for i, row in enumerate(ds):
         yield f"{hub.id}[{hub.split}]:{i}", dict(row)
 
