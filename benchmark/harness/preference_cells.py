@@ -195,6 +195,7 @@ def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
             run.options.update(base=reference, answers=reference)  # judged against itself: the 50% anchor
             task.validate(run)
         metrics, samples = task.evaluate(lm, items, run)
+    samples = with_item_scores(samples, next(iter(metrics)))
     record = {"schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": config,
               "metrics": metrics, "main_metric": next(iter(metrics)), "n_eval": len(items),
               "model_kind": aligned.kind, "info": {**aligned.info, "preference_data": meta["data"]},
@@ -205,6 +206,27 @@ def run_eval_cell(plan, key: CellKey, config: dict, cfg_hash: str) -> bool:
     log.info("%s: %s=%.1f", key.label(), record["main_metric"], metrics[record["main_metric"]]["value"])
     _drop_model_when_scored(plan, key, Path(meta["folder"]))
     return True
+
+
+def with_item_scores(samples: list[dict], main: str) -> list[dict]:
+    """Each sample with ``prompt`` and ``scores`` {main metric: value in [0, 1]}, the per-item form the
+    leaderboard's paired statistics read (eval tasks name the item and its score in their own fields:
+    ``question``/``prompt``, ``mc2``, ``prompt_level_strict_acc``, a list of per-answer ``scores``)."""
+    out = []
+    for s in samples:
+        if isinstance(s.get("scores"), dict) and isinstance(s.get("prompt"), str):
+            out.append(s)
+            continue
+        prompt = next((s[k] for k in ("prompt", "question", "instruction") if isinstance(s.get(k), str)), None)
+        value = s.get(main)
+        if value is None and isinstance(s.get("scores"), list) and s["scores"]:
+            values = [r.get(main) for r in s["scores"] if isinstance(r, dict)]
+            value = sum(float(v) for v in values) / len(values) if values and None not in values else None
+        if prompt is None or not isinstance(value, int | float):
+            return samples  # not an item-scored task: the leaderboard falls back to seed intervals
+        out.append({**s, "prompt": prompt, "scores": {main: float(value)},
+                    **({"answer_scores": s["scores"]} if isinstance(s.get("scores"), list) else {})})
+    return out
 
 
 def base_answers_file(plan, key: CellKey) -> Path:
