@@ -42,8 +42,9 @@ class ArMapMethod(Method):
 
     def align(self, ctx: AlignContext) -> AlignedModel:
         teacher, _ = train_ar_teacher(ctx, self.config.lora)
-        delta = lora_task_vector(teacher / "adapter")
-        info: dict = {"teacher": teacher.name}
+        delta = self.task_vector(lora_task_vector(teacher / "adapter"), ctx)
+        info: dict = {"teacher": teacher.name, **({"task_vector": delta.source["sparsified"]}
+                                                  if "sparsified" in delta.source else {})}
         if self.config.select_gamma:
             gamma, info["gamma_curve"] = self._select_gamma(ctx, delta)
         else:
@@ -51,6 +52,10 @@ class ArMapMethod(Method):
         manifest = merge_task_vector(ctx.pair.dllm_path, delta, gamma, ctx.workdir / "model")
         info.update(gamma=gamma, tensors_changed=len(manifest["changed"]))
         return AlignedModel(ctx.workdir / "model", "dllm", info)
+
+    def task_vector(self, delta, ctx: AlignContext):
+        """The task vector merged (plain AR-MAP: the teacher's LoRA delta as it is; TIES / DARE sparsify it)."""
+        return delta
 
     def _select_gamma(self, ctx: AlignContext, delta) -> tuple[float, list[dict]]:
         pairs = ctx.data.heldout

@@ -34,10 +34,17 @@ class ElboDPOMethod(Method):
         n_yt: int = 1  # masks per timestep; budget n = n_t * n_yt
         antithetic: bool = False  # share noise between policy and reference
         elbo_form: str = "exact_l"
+        coupled: bool = False  # coupled complementary masks (needs elbo_form "continuous" and an even n_t)
         sft_weight: float = 0.0  # LLaDA 1.5 adds 0.05 x SFT loss on chosen responses
         beta: float | None = None  # None: the suite budget's beta, shared with ar-dpo
         max_tokens_per_pass: int | None = 4096  # the n copies run in chunks of this many tokens (bounded memory)
         lora: LoraSettings = field(default_factory=LoraSettings)
+
+    def preference_loss(self):
+        """The objective on ELBO estimates (a ``PreferenceLoss``); subclasses (elbo-ipo, ...) return theirs."""
+        from benchmark.align.elbo_dpo_trainer import DPOLoss
+
+        return DPOLoss()
 
     def align(self, ctx: AlignContext) -> AlignedModel:
         import datasets
@@ -60,13 +67,15 @@ class ElboDPOMethod(Method):
         **trainer_device_args(ctx.budget.batch_size),
             save_strategy="no", report_to="none", logging_steps=logging_steps(ctx.budget.steps),
             dataloader_num_workers=0,
-            n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, elbo_form=cfg.elbo_form,
+            n_t=cfg.n_t, n_yt=cfg.n_yt, antithetic=cfg.antithetic, elbo_form=cfg.elbo_form, coupled=cfg.coupled,
             sft_weight=cfg.sft_weight, region_len=pair.sampler.max_new_tokens,
             max_tokens_per_pass=cfg.max_tokens_per_pass,
         )
+        loss = self.preference_loss()
+        collator = PreferenceCollator(tokenizer, args.region_len, rejected=loss.needs_rejected, kl=loss.needs_kl)
         trainer = ElboDPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
-                                 data_collator=PreferenceCollator(tokenizer, args.region_len),
-                                 mask_token_id=pair.mask_token_id, shift=pair.shift)
+                                 data_collator=collator, mask_token_id=pair.mask_token_id, shift=pair.shift,
+                                 loss=loss)
         trainer.train()
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(ctx.workdir / "model")

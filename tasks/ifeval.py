@@ -6,9 +6,8 @@ Local file: jsonl with ``prompt``, ``instruction_id_list``, ``kwargs`` (and ``ke
 """
 
 from benchmark.core.registry import register_eval_task
-from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, chat
+from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, chat, mean_and_stderr
 from benchmark.eval.ifeval import aggregate_ifeval, parse_ifeval_row, per_prompt_ifeval
-from benchmark.eval.scoring import mean_and_stderr
 
 
 @register_eval_task("ifeval")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from benchmark.core.data import DataError, text_field
 from benchmark.core.registry import register_eval_task
-from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option
+from benchmark.eval.eval_task import EvalRun, EvalTask, HubSource, Option, mean_and_stderr
 from benchmark.eval.loaders import MultipleChoice, load_truthfulqa_csv, load_truthfulqa_mc_json
-from benchmark.eval.scoring import mean_and_stderr
 
 
 @register_eval_task("truthfulqa-mc2")

@@ -73,7 +73,7 @@ def test_elbo_and_rolling_likelihoods_are_log_probabilities(micro_pair):
 @pytest.mark.skipif(not DATA.is_dir(), reason="shared/data is not next to the project")
 def test_simple_evaluate_on_both_kinds_lands_in_store_and_leaderboard(micro_pair, tmp_path):
     from benchmark.eval.local_tasks import write_local_tasks
-    from benchmark.harness.eval_cells import evaluate_with_lm_eval
+    from benchmark.harness.cells import score_with_lm_eval as evaluate_with_lm_eval
 
     gsm = tmp_path / "gsm8k.jsonl"
     gsm.write_text("".join(json.dumps({"question": f"what is {a} plus 1 ?", "answer": f"so #### {a + 1}"}) + "\n"

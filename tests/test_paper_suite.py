@@ -17,11 +17,27 @@ def test_dry_run_loads_tasks_and_lists_everything_missing(capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "task alpacaeval: 805 items loaded" in out and "base row's answers of the same run" in out
     assert "task truthfulqa-mc2: 817 items loaded" in out
-    assert "H100-hours" in out
+    assert "H100-hours" in out and "90 (family, method, training set, seed) units" in out
     for needle in ("Dream-org/Dream-v0-Instruct-7B", "JetLM/SDAR-8B-Chat", "$OPENAI_API_KEY", "no CUDA GPU",
-                   "gsm8k.jsonl (not there) or the hub dataset openai/gsm8k in the local cache"):
+                   "gsm8k.jsonl (not there) or the hub dataset openai/gsm8k in the local cache",
+                   "[train.helpful] path 'dpo_helpful.json': no such file", "[train.math] path 'dpo_math.json'",
+                   "[train.truthful] path 'dpo_truthful.json'"):
         assert needle in err
-    assert err.count("\n  - ") == 9, err  # 4 weights, 3 hub-only tasks, judge key, GPU
+    assert err.count("\n  - ") == 12, err  # 4 weights, 3 training files, 3 hub-only tasks, judge key, GPU
+
+
+def test_dry_run_shows_each_training_set_and_what_it_scores(tmp_path, capsys):
+    """AR-MAP's protocol: three aspects, each trained on its own LLaMA-Factory file, scored by its tasks."""
+    row = {"instruction": "hi", "input": "", "chosen": "hello", "rejected": "go away"}
+    for aspect in ("helpful", "math", "truthful"):
+        (tmp_path / f"dpo_{aspect}.json").write_text(__import__("json").dumps([row] * 3))
+    assert main(["run", "--suite", "paper", "--dry-run", "--data-dir", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert f"training set helpful: {tmp_path / 'dpo_helpful.json'} (llamafactory), 512 pairs held out, 32000 " \
+           "trained on -> scored by alpacaeval, arena-hard, ifeval" in out
+    assert "training set math: " in out and "-> scored by gsm8k, math500" in out
+    assert "training set truthful: " in out and "-> scored by truthfulqa-mc2" in out
+    assert "dpo_" not in err
 
 
 def test_dry_run_names_broken_and_missing_files(tmp_path, capsys):

@@ -87,14 +87,18 @@ def test_gzip_and_unknown_format(tmp_path):
 def test_selection_is_deterministic_and_disjoint(tmp_path):
     rows = [{"prompt": f"q{i}", "chosen": "a", "rejected": "b"} for i in range(50)]
     pairs = load_preference_data("plain", _write(tmp_path, rows))
-    train, heldout = select(pairs, 30, 10, seed=1)
-    assert (train, heldout) == select(pairs, 30, 10, seed=1) and select(pairs, 30, 10, seed=2) != (train, heldout)
-    assert not {p.prompt for p in train} & {p.prompt for p in heldout}
-    # The held-out pairs are the same for every seed, and a smaller held-out set is a prefix of a larger
-    # one (a family adapted on the data leaves the larger one out).
-    assert select(pairs, 30, 10, seed=2)[1] == heldout and select(pairs, 30, 5, seed=3)[1] == heldout[:5]
-    with pytest.raises(DataError, match="has 50"):
-        select(pairs, 45, 10, seed=0)
+    train, heldout, evaluation = select(pairs, 30, 10, seed=1, n_eval=6)
+    assert (train, heldout, evaluation) == select(pairs, 30, 10, seed=1, n_eval=6)
+    assert select(pairs, 30, 10, seed=2, n_eval=6)[0] != train
+    assert len(evaluation) == 6 and not {p.prompt for p in train} & {p.prompt for p in heldout}
+    assert not {p.prompt for p in evaluation} & ({p.prompt for p in heldout} | {p.prompt for p in train})
+    # The held-out and evaluation pairs are the same for every seed, and a smaller held-out set is a prefix of
+    # a larger one (a family adapted on the data leaves the larger one out); the evaluation pairs follow them.
+    assert select(pairs, 30, 10, seed=2, n_eval=6)[1:] == (heldout, evaluation)
+    assert select(pairs, 30, 5, seed=3)[1] == heldout[:5] and select(pairs, 20, 16, seed=3)[1] == heldout + evaluation
+    assert select(pairs, 30, 10, seed=1)[0] != train, "without evaluation pairs the training draw is another"
+    with pytest.raises(DataError, match="30 training \\+ 10 held-out \\+ 11 evaluation pairs, but the data has 50"):
+        select(pairs, 30, 10, seed=0, n_eval=11)
 
 
 def test_budget_rule_truncates_and_counts(micro_pair, tmp_path):

@@ -84,7 +84,7 @@ def test_suite_file_trains_on_each_format_and_scores_eval_tasks(micro_pair, cach
         assert column in board.columns, column
     root = tmp_path / "out" / f"pref-{fmt}"
     rec = json.loads((root / "cells" / "micro" / "elbo-dpo" / "truthfulqa-mc2" / "seed0.json").read_text())
-    counts = rec["info"]["preference_data"]
+    counts = rec["info"]["training_data"]
     # 8 training pairs (2 steps x 4) cut to 8 answer tokens; pairs whose cut answers are equal are dropped
     assert counts["train"]["kept"] + counts["train"]["dropped_identical"] == 8, counts
     assert counts["train"]["kept"] >= 1 and counts["heldout"]["kept"] <= 4, counts
@@ -196,8 +196,9 @@ def _toml(value, key=()) -> str:
 @pytest.mark.skipif(not (DATA / "armap-eval").is_dir(), reason="shared/data is not next to the project")
 def test_the_paper_suite_file_runs_with_micro_checkpoints_in_place_of_the_hub_ids(micro_pair, cache_dir, tmp_path):
     """benchmark/suites/paper.toml as shipped, with the hub ids replaced by the micro family's folders, the
-    budget, preference data and eval files cut to a few items and the rule judge for the pairwise tasks: the
-    same functions a GPU run uses (both families, six tasks, five methods, base answers as the reference)."""
+    budget, the three aspects' LLaMA-Factory files and the eval files cut to a few items and the rule judge
+    for the pairwise tasks: the same functions a GPU run uses (both families, three training sets each scored
+    by its own tasks, six tasks, five methods, base answers as the reference)."""
     import tomllib
 
     from benchmark.harness.runner import RunConfig, run
@@ -208,14 +209,17 @@ def test_the_paper_suite_file_runs_with_micro_checkpoints_in_place_of_the_hub_id
         family.pop("mask_token_id")  # the micro tokenizer's own mask token
         family["sampler"].update(max_new_tokens=8, steps=8, block_length=4)
     suite["budget"].update(steps=2, batch_size=4)
-    suite["preference"] = {"format": "plain", "path": str(_plain_pairs(tmp_path)), "n_heldout": 4,
-                           "max_prompt_tokens": 32, "max_response_tokens": 8}
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for aspect, table in suite["train"].items():  # LLaMA-Factory's alpaca shape, as AR-MAP's own files
+        rows = [{"instruction": f"{aspect}: what is {a} plus 1 ?", "input": "", "chosen": f"it is {a + 1}",
+                 "rejected": f"it is {a + 2}"} for a in range(20)]
+        (data_dir / table["path"]).write_text(json.dumps(rows))
+        table.update(n_heldout=4, max_prompt_tokens=32, max_response_tokens=8)
     sources = {"alpacaeval.jsonl": DATA / "armap-eval" / "alpacaeval.jsonl",
                "arena-hard-base.jsonl": DATA / "armap-eval" / "arena-hard-base.jsonl",
                "TruthfulQA.csv": DATA / "armap-eval" / "TruthfulQA.csv", "gsm8k.jsonl": DATA / "gsm8k" / "test.jsonl",
                "math500.jsonl": DATA / "math500" / "test.jsonl", "ifeval.jsonl": DATA / "ifeval" / "input_data.jsonl"}
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
     for name, src in sources.items():
         (data_dir / name).write_text("".join(src.read_text().splitlines(keepends=True)[:3]))
     for name in suite["suite"]["tasks"]:
@@ -239,7 +243,10 @@ def test_the_paper_suite_file_runs_with_micro_checkpoints_in_place_of_the_hub_id
         assert task in board.columns, task
     cells = tmp_path / "out" / "paper" / "cells"
     rec = json.loads((cells / "qwen2.5-dream" / "ar-map" / "alpacaeval" / "seed0.json").read_text())
-    assert rec["info"]["gamma"] == 6.0
+    assert rec["info"]["gamma"] == 6.0 and rec["info"]["train"] == "helpful"
+    assert rec["config"]["unit"]["train_source"]["file"] == "dpo_helpful.json"
+    for task, aspect in (("gsm8k", "math"), ("math500", "math"), ("truthfulqa-mc2", "truthful"), ("ifeval", "helpful")):
+        assert json.loads((cells / "qwen3-sdar" / "vrpo" / task / "seed0.json").read_text())["info"]["train"] == aspect
     base = tmp_path / "out" / "paper" / "artifacts" / "base-answers" / "qwen2.5-dream-alpacaeval-seed0.jsonl"
     assert base.is_file(), "the base row's answers are the pairwise reference"
 

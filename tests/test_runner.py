@@ -42,7 +42,7 @@ def test_record_schema(tmp_path, cache_dir, micro_pair):
     run_micro(tmp_path, cache_dir, ["plugin-copy"])
     rec = records(tmp_path)["micro/cells/micro/plugin-copy/arith/seed0.json"]
     assert rec["schema"] == 1 and len(rec["config_hash"]) == 12
-    method = rec["config"]["method"]
+    method = rec["config"]["unit"]["method"]
     assert {k: method[k] for k in ("name", "config")} == {"name": "plugin-copy", "config": {"tag": "v1"}}
     assert method["source"][0]["class"].endswith(":PluginCopyMethod") and len(method["source"][0]["sha256"]) == 16
     assert rec["hardware"]["torch"]["threads"] >= 1 and rec["hardware"]["cpu"]["model"]

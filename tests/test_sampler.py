@@ -186,7 +186,7 @@ def test_caches_keep_bidirectional_scores_within_the_uncached_interval(tiny_pair
     """Bidirectional attention: the prefix/dual caches are approximate (Fast-dLLM); on the tiny family's eval
     prompts (block 4 of the 8-token region) their scores stay within the uncached run's 95% interval."""
     from benchmark.core.registry import TASKS
-    from benchmark.eval.scoring import mean_and_stderr
+    from benchmark.eval.eval_task import mean_and_stderr
     from benchmark.models.generation import decode
 
     task = TASKS.get(task_name)()

@@ -26,7 +26,7 @@ def _cut_suite(tmp_path: Path, n_heldout: int = 4) -> Path:
     suite = tomllib.loads((ROOT / "benchmark" / "suites" / "smol.toml").read_text())
     suite["suite"].update(name="smol-cut", families=["smol-cut"])
     suite["budget"].update(steps=1, batch_size=2)
-    suite["preference"].update(n_heldout=n_heldout, max_prompt_tokens=48, max_response_tokens=31)
+    suite["preference"].update(n_heldout=n_heldout, n_eval_pairs=4, max_prompt_tokens=48, max_response_tokens=31)
     suite["methods"]["vrpo"]["n_t"] = 2
     for spec in suite["eval"].values():
         spec["limit"] = 2
@@ -48,18 +48,27 @@ def test_smol_suite_runs_every_method_and_resumes(cache_dir, tmp_path):
     cfg = RunConfig(suite=str(path), seeds=1, out=out, cache_dir=cache_dir, data_dir=DATA,
                     plugins=[str(PLUGINS / "smol_cut.py")])
     board = run(cfg)
-    assert sorted(board["method"]) == ["ar-dpo", "ar-map", "ar-map-auto", "base", "elbo-dpo", "vrpo"]
-    for task in ("truthfulqa-mc2", "ifeval", "gsm8k"):  # each task: a paired difference to base with its p
-        assert board[f"{task}_vs_base_p"].notna().sum() == 5, task
+    assert sorted(board["method"]) == ["ar-base", "ar-dpo", "ar-map", "ar-map-auto", "base", "elbo-dpo", "vrpo"]
+    for task in ("preference-accuracy", "truthfulqa-mc2", "ifeval", "gsm8k"):  # a paired difference to base, its p
+        assert board[f"{task}_vs_base_p"].notna().sum() == 6, task
+    teacher = board.set_index("method").loc["ar-dpo"]
+    assert teacher["preference-accuracy_vs_ar-base"] == teacher["preference-accuracy_vs_ar-base"], "teacher's gain"
     board_md = (out / "smol-cut" / "leaderboard.md").read_text()
     assert "Paired differences to base, per task" in board_md and "p=" in board_md, board_md
+    assert "transfer = (row - base) / (ar-dpo - ar-base)" in board_md, board_md
 
     cells = out / "smol-cut" / "cells" / "smol-cut"
     rec = json.loads((cells / "vrpo" / "ifeval" / "seed0.json").read_text())
     unit = rec["config"]["unit"]
-    assert unit["preference_source"]["file"] == "helpful-base_test.jsonl.gz" and unit["preference_source"]["sha256"]
+    assert unit["train_source"]["file"] == "helpful-base_test.jsonl.gz" and unit["train_source"]["sha256"]
     assert rec["config"]["task"]["data"] == "input_data.jsonl" and rec["n_eval"] == 2
-    assert rec["info"]["preference_data"]["heldout"]["kept"] == 4
+    assert rec["info"]["training_data"]["heldout"]["kept"] == 4
+    pref = json.loads((cells / "ar-dpo" / "preference-accuracy" / "seed0.json").read_text())
+    assert pref["config"]["task"]["pairs"]["heldout_order"] == [4, 8] and pref["n_eval"] == 4
+    assert {"ranking_accuracy", "reward_accuracy", "reward_margin"} <= set(pref["metrics"])
+    assert pref["model_kind"] == "ar" and pref["config"]["task"]["options"]["beta"] == "0.1"
+    base_pref = json.loads((cells / "base" / "preference-accuracy" / "seed0.json").read_text())
+    assert base_pref["metrics"]["reward_accuracy"]["value"] == 50.0, "base against itself"
     mc2 = json.loads((cells / "base" / "truthfulqa-mc2" / "seed0.json").read_text())
     assert mc2["config"]["task"]["data"] == "mc_task.json" and mc2["config"]["task"]["model_args"] == {"mc_num": 2}
     assert 0 <= mc2["metrics"]["mc2"]["value"] <= 100
@@ -81,7 +90,7 @@ def test_smol_suite_runs_every_method_and_resumes(cache_dir, tmp_path):
             "--data-dir", str(DATA)]
     assert main(argv) == 0
     table = (out / "vrpo-ablation.csv").read_text().splitlines()
-    assert len(table) == 7 and table[0].startswith("suite,pairs,response_tokens"), table
+    assert len(table) == 9 and table[0].startswith("suite,pairs,response_tokens"), table  # 6 + 2 coupled rows
 
 
 @needs
@@ -92,7 +101,7 @@ def test_smol_family_refuses_a_suite_holding_out_pairs_it_trained_on(cache_dir, 
 
     load_plugin_file(PLUGINS / "smol_cut.py")
     path = _cut_suite(tmp_path, n_heldout=9)
-    with pytest.raises(BenchmarkError, match="holds out 9.*at most 8"):
+    with pytest.raises(BenchmarkError, match="holds out 13.*n_heldout \\+ n_eval_pairs to at most 8"):
         run(RunConfig(suite=str(path), seeds=1, out=tmp_path / "out", cache_dir=cache_dir, data_dir=DATA))
 
 
@@ -101,17 +110,18 @@ def test_suite_files_fall_back_to_the_hub_only_without_data_dir(tmp_path):
     --data-dir, an error naming the file (the user meant the file)."""
     from benchmark.core.errors import BenchmarkError
     from benchmark.harness.grid import RunConfig, plan_run
-    from benchmark.harness.preference_cells import eval_data, preference_origin
+    from benchmark.harness.training_sets import eval_data, preference_origin
 
     plan = plan_run(RunConfig(suite="smol", seeds=1, out=tmp_path))
-    origin = preference_origin(plan)
+    origin = preference_origin(plan.suite, plan.suite.train[0], None)
     assert origin.path is None and origin.describe() == "hub Anthropic/hh-rlhf/helpful-base[train]"
-    assert eval_data(plan, plan.suite.eval_spec("gsm8k"), plan.tasks["gsm8k"]) is None  # openai/gsm8k
-    plan = plan_run(RunConfig(suite="smol", seeds=1, out=tmp_path, data_dir=tmp_path))
-    with pytest.raises(BenchmarkError, match="hh-rlhf/helpful-base_test.jsonl.gz.*no such file.*--data-dir"):
-        preference_origin(plan)
+    assert eval_data(plan.suite, plan.suite.eval_spec("gsm8k"), plan.tasks["gsm8k"], None) is None  # openai/gsm8k
+    # with --data-dir the files are meant: plan_run finds the first one missing before anything runs
+    with pytest.raises(BenchmarkError, match=r"smol.toml: \[preference\] path 'hh-rlhf/helpful-base_test.jsonl.gz'"
+                                             ".*no such file.*--data-dir"):
+        plan_run(RunConfig(suite="smol", seeds=1, out=tmp_path, data_dir=tmp_path))
     with pytest.raises(BenchmarkError, match="gsm8k/test.jsonl.*no such file"):
-        eval_data(plan, plan.suite.eval_spec("gsm8k"), plan.tasks["gsm8k"])
+        eval_data(plan.suite, plan.suite.eval_spec("gsm8k"), plan.tasks["gsm8k"], tmp_path)
 
 
 def test_truthfulqa_mc_task_json_is_read_and_checked(tmp_path):

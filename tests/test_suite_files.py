@@ -42,7 +42,7 @@ def test_a_users_suite_file_runs_with_its_method_settings(micro_plugins, micro_p
     assert main(["run", "--suite", str(path), "--seeds", "1", "--out", str(tmp_path / "res"),
                  "--cache-dir", str(cache_dir)]) == 0
     record = json.loads((tmp_path / "res/micro-file/cells/micro/elbo-dpo/arith/seed0.json").read_text())
-    assert record["config"]["method"]["config"]["n_t"] == 2 and record["config"]["budget"]["steps"] == 2
+    assert record["config"]["unit"]["method"]["config"]["n_t"] == 2 and record["config"]["unit"]["budget"]["steps"] == 2
     assert record["n_eval"] == 6
 
 

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -207,6 +208,38 @@ def _pattern_key(patterns: dict, module: str) -> str | None:
         if re.match(rf"(.*\.)?({key})$", module):
             return key
     return None
+
+
+def sparsified_task_vector(delta: TaskVector, method: str, density: float, seed: int = 0) -> TaskVector:
+    """tau with most of each tensor's entries dropped, by mergekit's ``sparsify`` on the whole tensor:
+    ``"magnitude"``, TIES' trim step (keep the ``density`` share of entries largest in magnitude; Yadav et al.,
+    arXiv 2306.01708), or ``"random"``, DARE (keep each entry with probability ``density`` and rescale the
+    tensor to its L1 norm, mergekit's form of DARE's 1/(1-p); Yu et al., arXiv 2311.03099). With one task
+    vector TIES' sign election keeps every surviving entry. One whole tensor is held at a time."""
+    from mergekit.sparsify import RescaleNorm, SparsificationMethod, sparsify
+
+    if method not in ("magnitude", "random"):
+        raise TransferError(f"sparsification method must be 'magnitude' (TIES) or 'random' (DARE), got {method!r}")
+    if not 0 < density <= 1:
+        raise TransferError(f"density must be in (0, 1], got {density}")
+    held: dict[str, torch.Tensor] = {}
+
+    def whole(name: str) -> torch.Tensor:
+        if name not in held:
+            held.clear()
+            tensor = delta[name]
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+                held[name] = sparsify(tensor, density, SparsificationMethod(method),
+                                      rescale_norm=RescaleNorm.l1 if method == "random" else None)
+        return held[name]
+
+    def compute(name: str, start: int, stop: int) -> torch.Tensor:
+        full = whole(name)
+        return full.reshape(full.shape[0] if full.dim() else 1, -1)[start:stop]
+
+    return TaskVector(dict(delta.shapes), compute, {**delta.source, "sparsified": {
+        "method": method, "density": density, "seed": seed, "by": "mergekit.sparsify"}})
 
 
 def full_task_vector(aligned_dir: str | Path, base_dir: str | Path, profile: str = "identity") -> TaskVector:

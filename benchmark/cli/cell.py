@@ -1,11 +1,13 @@
-"""``cell``: one (family, task, seed, method) cell of a suite, the unit ``accelerate launch`` starts.
+"""``cell``: one (family, method, training set, seed) unit of a suite, what ``accelerate launch`` starts.
 
     accelerate launch --config_file $(python -c 'from benchmark.accelerate import config_file as c; print(c("ddp"))') \\
-        -m benchmark cell --suite tiny --method vrpo --task arith --seed 0
+        -m benchmark cell --suite tiny --method vrpo --train arith --seed 0
 
-Every process trains (the trainers are data-parallel under accelerate); rank 0 alone scores and writes the
-same record ``run`` writes, into the same result folder, so ``run``/``leaderboard`` pick it up. The base
-cell of the same (family, task, seed) runs first when it is missing: its answers are the win-rate reference.
+Every process trains (the trainers are data-parallel under accelerate); rank 0 alone scores the model with
+each eval task the training set scores and writes the records ``run`` writes, into the same result folder,
+so ``run``/``leaderboard`` pick them up. The base unit of the same (family, training set, seed) runs first
+when it is missing: its answers are the win-rate reference. ``--task T`` picks the training set that
+scores T (and only T's record), for suites where one set scores it.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from pathlib import Path
 
 from benchmark.cli._common import add_plugins
 from benchmark.core.provenance import distributed_rank
-from benchmark.core.store import CellKey, FolderLock, check_output_dir
-from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, plan_run, run_cell
+from benchmark.core.store import FolderLock, check_output_dir
+from benchmark.harness.cells import run_unit
+from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, Unit, plan_run
 
 
 def add_parser(sub) -> None:
     cell = sub.add_parser("cell", allow_abbrev=False, help="run one cell (the unit accelerate launch starts)")
     cell.add_argument("--suite", default="tiny", help="suite name or PATH.toml (default: tiny)")
     cell.add_argument("--method", required=True)
-    cell.add_argument("--task", required=True)
+    cell.add_argument("--train", help="training set (default: the one scoring --task, or the suite's only one)")
+    cell.add_argument("--task", help="score only this eval task (default: every task the training set scores)")
     cell.add_argument("--seed", type=int, default=0)
     cell.add_argument("--family", help="family (default: the suite's first)")
     cell.add_argument("--out", type=Path, default=Path("results"), help="result folder (default: results/)")
@@ -40,23 +44,33 @@ def main(args) -> int:
     if args.seed < 0:
         print(f"error: --seed must be >= 0, got {args.seed}", file=sys.stderr)
         return 2
-    plan = plan_run(RunConfig(suite=args.suite, methods=[args.method], tasks=[args.task], seeds=args.seed + 1,
-                              out=args.out, force=args.force, cache_dir=args.cache_dir, data_dir=args.data_dir))
+    plan = plan_run(RunConfig(suite=args.suite, methods=[args.method], tasks=[args.task] if args.task else None,
+                              seeds=args.seed + 1, out=args.out, force=args.force, cache_dir=args.cache_dir,
+                              data_dir=args.data_dir))
+    sets = plan.train_names
+    if args.train is not None and args.train not in sets:
+        print(f"error: --train {args.train!r} is not a training set of suite {plan.suite.name!r}"
+              + (f" scoring {args.task!r}" if args.task else "") + f" ({', '.join(sets)})", file=sys.stderr)
+        return 2
+    if args.train is None and len(sets) != 1:
+        print(f"error: suite {plan.suite.name!r} has training sets {', '.join(sets)}"
+              + (f" scoring {args.task!r}" if args.task else "") + ": pick one with --train", file=sys.stderr)
+        return 2
     family = args.family or plan.suite.families[0]
     if family not in plan.suite.families:
         print(f"error: --family {family!r} is not in suite {plan.suite.name!r} ({', '.join(plan.suite.families)})",
               file=sys.stderr)
         return 2
-    key = CellKey(plan.suite.name, family, args.method, args.task, args.seed)
+    unit = Unit(plan.suite.name, family, args.method, args.train or sets[0], args.seed)
     plan.store_root.mkdir(parents=True, exist_ok=True)
-    lock = FolderLock(plan.store_root, f"`cell {key.label()}`") if distributed_rank() == 0 \
+    lock = FolderLock(plan.store_root, f"`cell {unit.label()}`") if distributed_rank() == 0 \
         else contextlib.nullcontext()
     with lock, contextlib.redirect_stdout(sys.stderr):
-        for dep in plan.dependencies(key):
+        for dep in plan.dependencies(unit):
             if dep.method == REFERENCE_METHOD:
-                run_cell(plan, dep, force=False)
-        ran = run_cell(plan, key)
+                run_unit(plan, dep, force=False)
+        ran = run_unit(plan, unit)
     if distributed_rank() == 0:
         where = plan.store_root / "cells"
-        print(f"{key.label()}: {'written' if ran else 'already done (use --force to rerun)'} under {where}/")
+        print(f"{unit.label()}: {'written' if ran else 'already done (use --force to rerun)'} under {where}/")
     return 0

@@ -21,7 +21,7 @@ from benchmark.eval.eval_task import EvalRun, HubSource
 from benchmark.eval.judges import make_judge
 from benchmark.eval.loaders import load_answers, pair_answers
 from benchmark.eval.local_tasks import write_local_tasks
-from benchmark.harness.eval_cells import default_method_name, evaluate_with_lm_eval, run_eval_task
+from benchmark.harness.cells import default_method_name, score_checkpoint, score_with_lm_eval
 
 
 def _round(value):
@@ -112,7 +112,7 @@ def evaluate_task(args) -> int:
         hub = HubSource(args.hub_id, args.hub_config, args.hub_split or default.split)
     run = EvalRun(data=args.data, hub=hub, limit=args.limit, seed=args.seed, options=task.resolve_options(raw))
     parsed = model_args(args.model_args)  # checked before anything is loaded
-    metrics = run_eval_task(args.task, args.model_dir, args.kind, run, args.out / args.suite, args.family,
+    metrics = score_checkpoint(args.task, args.model_dir, args.kind, run, args.out / args.suite, args.family,
                             args.method, model_args=parsed, force=args.force)
     print(dumps({k: _round(v["value"]) for k, v in metrics.items()}))
     return 0
@@ -127,7 +127,7 @@ def evaluate_lm_eval(args, parsed_model_args: dict) -> int:
             raise BenchmarkError("--gsm8k/--truthfulqa/--ifeval need --include-path (where the task YAMLs go)")
         write_local_tasks(args.include_path, gsm8k=args.gsm8k, truthfulqa=args.truthfulqa, prompt=args.prompt,
                           ifeval=args.ifeval)
-    results = evaluate_with_lm_eval(args.model_dir, args.kind, args.lm_eval_tasks, args.include_path,
+    results = score_with_lm_eval(args.model_dir, args.kind, args.lm_eval_tasks, args.include_path,
                                     args.out / args.suite, args.family,
                                     args.method or default_method_name(args.model_dir, EvalRun()), seed=args.seed,
                                     limit=args.limit, model_args=parsed_model_args)

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     run.add_argument("--rebuild", action="store_true", help="rebuild the suite's model family from scratch")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="where a family the project builds (smol) adapts its DLLM: auto uses a GPU when present")
-    run.add_argument("--keep-models", action="store_true", help="keep aligned models under OUT/SUITE/models/")
+    run.add_argument("--keep-models", action="store_true", help="keep aligned models (OUT/SUITE/artifacts/aligned-*)")
     run.add_argument("--cache-dir", type=Path, help="family cache (default: $DLLM_BENCH_CACHE or "
                      "~/.cache/dllm-align-bench)")
     add_plugins(run)

@@ -360,18 +360,22 @@ def heldout_order(n_pairs: int) -> list[int]:
     return order
 
 
-def select(pairs: list[ChatPair], n_train: int, n_heldout: int, seed: int) -> tuple[list[ChatPair], list[ChatPair]]:
+def select(pairs: list[ChatPair], n_train: int, n_heldout: int, seed: int,
+           n_eval: int = 0) -> tuple[list[ChatPair], list[ChatPair], list[ChatPair]]:
     """Held-out pairs: the first ``n_heldout`` of ``heldout_order`` (the same for every seed, so gamma is
-    chosen on one dev set and a model adapted on the data never saw them); training pairs: the rest,
-    shuffled with ``seed`` (disjoint from the held-out ones)."""
-    if n_train + n_heldout > len(pairs):
-        raise DataError(f"asked for {n_train} training + {n_heldout} held-out pairs, but the data has {len(pairs)}")
+    chosen on one dev set and a model adapted on the data never saw them); evaluation pairs: the next
+    ``n_eval`` (the same for every seed; the held-out preference task scores them); training pairs: the
+    rest, shuffled with ``seed`` (disjoint from both)."""
+    if n_train + n_heldout + n_eval > len(pairs):
+        raise DataError(f"asked for {n_train} training + {n_heldout} held-out + {n_eval} evaluation pairs, but the "
+                        f"data has {len(pairs)}")
     order = heldout_order(len(pairs))
-    rest = order[n_heldout:]
+    rest = order[n_heldout + n_eval:]
     random.Random(seed).shuffle(rest)
     heldout = [pairs[i] for i in order[:n_heldout]]
+    evaluation = [pairs[i] for i in order[n_heldout:n_heldout + n_eval]]
     train = [pairs[i] for i in rest[:n_train]]
-    return train, heldout
+    return train, heldout, evaluation
 
 
 @dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,14 @@ class EvalRun:
     limit: int | None = None
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    # Inside a suite: the family's ``ModelPair`` (chat prompt, sampler) and the base row's per-item samples of
+    # the same task and seed (the reference of a win rate; None for the base row itself).
+    family: Any = None
+    reference: list[dict] | None = None
+    # Inside a suite, for a task that scores the unit's training set (``scores_training_pairs``): its evaluation
+    # pairs (never trained on, disjoint from the gamma pairs) and where they come from.
+    pairs: list | None = None
+    pairs_origin: dict | None = None
 
 
 class EvalTask(ABC):
@@ -77,6 +86,8 @@ class EvalTask(ABC):
     # Options that change what is measured (not just how fast): a non-default value becomes part of the
     # stored cell's task name, so results under different settings never share a cell.
     identity_options: ClassVar[tuple[str, ...]] = ()
+    # True: inside a suite the task scores the unit's training set's evaluation pairs (``EvalRun.pairs``)
+    scores_training_pairs: ClassVar[bool] = False
 
     @abstractmethod
     def parse_row(self, row: dict, where: str) -> Any:
@@ -162,6 +173,13 @@ def chat(lm, prompt: str) -> str:
         return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                        add_generation_prompt=True)
     return prompt
+
+
+def mean_and_stderr(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return mean, math.sqrt(var / n)
 
 
 def percent(mean: float, stderr: float | None, display: str) -> dict:

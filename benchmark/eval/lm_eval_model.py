@@ -74,6 +74,7 @@ class BenchLM(LM):
                  **unknown: object) -> None:
         super().__init__()
         _refuse_unknown(unknown)  # every check below runs before the model is loaded
+        self.init_args = {k: v for k, v in locals().items() if k not in ("self", "pretrained", "unknown", "__class__")}
         if cache not in CACHES:
             raise BenchmarkError(f"--model-args cache must be one of {', '.join(CACHES)}, got {cache!r}")
         if likelihood not in ("elbo", "one_pass"):
@@ -115,6 +116,12 @@ class BenchLM(LM):
                             top_p=float(top_p), order=order, threshold=threshold, cache=cache)
         self.seed = int(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+
+    def sibling(self, path, kind: str | None = None) -> BenchLM:
+        """The same settings (likelihood, ELBO samples, seed, device, dtype) on other weights: e.g. the
+        reference model of an implicit reward, whose ELBO noise is then the same per request (antithetic)."""
+        cls = {"dllm": BenchLM, "ar": BenchARLM}[kind or self.kind]
+        return cls(str(path), **self.init_args)
 
     # ------------------------------------------------------------------ data parallel (lm-eval's evaluator)
     def all_gather(self, tensor):

@@ -21,8 +21,7 @@ from __future__ import annotations
 import re
 
 from benchmark.core.data import DataError, text_field
-from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat
-from benchmark.eval.scoring import mean_and_stderr
+from benchmark.eval.eval_task import EvalRun, EvalTask, Option, chat, mean_and_stderr
 
 # lm-eval 0.4's tasks/gsm8k/gsm8k.yaml (metadata version 3.0)
 GSM8K_STRICT = r"#### (\-?[0-9\.\,]+)"

@@ -1,33 +1,36 @@
-"""The cell grid of a run: which (family, task, seed, method) cells a suite selects, what each depends on,
-and how one cell is aligned, scored and stored. The executors (serial in ``runner.py``, Ray in
-``ray_executor.py``) and the ``cell`` command (one cell under ``accelerate launch``) all run cells with
-``run_cell``, so they write the same records.
+"""The plan of a run: which units a suite selects, which records each writes, and what each depends on.
+
+A suite is training sets x eval tasks. A **unit** is (family, method, training set, seed): the method is
+trained once on the set's pairs and the model is scored by every selected eval task the set scores, one
+record (a *cell*, keyed by ``CellKey``) per task. The executors (serial in ``runner.py``, Ray in
+``ray_executor.py``) and the ``cell`` command (one unit under ``accelerate launch``) all run units with
+``cells.run_unit``, so they write the same records.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import logging
-import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.api import REFERENCE_METHOD, AlignContext, FamilyContext, Method, Task
-from benchmark.core.cost import CostMeter
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.api import REFERENCE_METHOD, FamilyContext, Method
 from benchmark.core.hashing import config_hash
-from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions, source_of
+from benchmark.core.provenance import source_of
 from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, TASKS, RegistryError
-from benchmark.core.store import OWNER_FILE, SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, make_work_dir
-from benchmark.eval.scoring import evaluate
-from benchmark.harness.preference_cells import eval_cell_config, preference_origin, run_eval_cell
+from benchmark.core.store import CellKey, ResultStore
+from benchmark.eval.eval_task import EvalRun, EvalTask
+from benchmark.eval.synthetic import SyntheticEvalTask
 from benchmark.harness.suites import get_suite
+from benchmark.harness.training_sets import (
+    eval_data,
+    evaluation_pairs,
+    file_digest,
+    preference_origin,
+    source_identity,
+)
 from benchmark.models.tiny import default_cache_dir
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,11 +45,11 @@ class RunConfig:
     keep_models: bool = False
     cache_dir: Path | None = None
     method_configs: dict = field(default_factory=dict)  # method name -> Config instance
-    executor: str = "serial"  # or "ray": every cell a Ray task (benchmark/harness/ray_executor.py)
+    executor: str = "serial"  # or "ray": every unit a Ray task (benchmark/harness/ray_executor.py)
     address: str | None = None  # a running Ray cluster (default: a local one)
     plugins: list[str] = field(default_factory=list)  # plugin files, loaded again by every Ray worker
-    max_retries: int = 2  # Ray: a cell whose worker dies is retried this often, then reported
-    data_dir: Path | None = None  # where eval files a suite names are looked up when not beside the suite file
+    max_retries: int = 2  # Ray: a unit whose worker dies is retried this often, then reported
+    data_dir: Path | None = None  # where files a suite names are looked up when not beside the suite file
     device: str = "auto"  # where a family the project builds trains (auto: a GPU when there is one)
 
     def __post_init__(self) -> None:
@@ -54,6 +57,20 @@ class RunConfig:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
         if self.executor not in ("serial", "ray"):
             raise ValueError(f"--executor must be 'serial' or 'ray', got {self.executor!r}")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One model to train and score: (family, method, training set, seed)."""
+
+    suite: str
+    family: str
+    method: str
+    train: str
+    seed: int
+
+    def label(self) -> str:
+        return f"{self.family}/{self.method}/{self.train}/seed{self.seed}"
 
 
 def resolve(names: list[str] | None, default: list[str], registry, flag: str) -> list[str]:
@@ -72,143 +89,156 @@ def resolve(names: list[str] | None, default: list[str], registry, flag: str) ->
     return names
 
 
+class _SuiteTasks:
+    """The suite's tasks as a registry for ``resolve`` (``--tasks`` picks among them)."""
+
+    kind = "task"
+
+    def __init__(self, suite) -> None:
+        self._names = list(suite.tasks)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def names(self) -> list[str]:
+        return self._names
+
+
+def eval_task(name: str) -> EvalTask:
+    """The eval task of a suite task's name: a registered eval task, or a synthetic task's eval half."""
+    return SyntheticEvalTask(TASKS.get(name)()) if name in TASKS else EVAL_TASKS.get(name)()
+
+
 @dataclass
 class RunPlan:
-    """Everything the cells of one run share: the suite, the selected methods and tasks, the store."""
+    """Everything the units of one run share: the suite, the selected methods and tasks, the store."""
 
     cfg: RunConfig
     suite: Any
     method_names: list[str]
     task_names: list[str]
     methods: dict[str, Method]
-    tasks: dict[str, Task]
+    tasks: dict[str, EvalTask]
     store_root: Path
     pairs: dict = field(default_factory=dict)  # family name -> ModelPair, prepared once per process
 
     @property
-    def cells(self) -> list[CellKey]:
-        """In an order the serial executor may follow: a (family, task, seed)'s ``base`` cell first."""
-        if self.suite.scores_eval_tasks:  # a model's cells side by side: it is trained once, scored by each task
-            return [CellKey(self.suite.name, f, m, t, s) for f in self.suite.families for s in range(self.cfg.seeds)
-                    for m in self.method_names for t in self.task_names]
-        return [CellKey(self.suite.name, f, m, t, s) for f in self.suite.families for t in self.task_names
+    def train_names(self) -> list[str]:
+        """The training sets that score at least one selected task."""
+        return [t.name for t in self.suite.train if set(t.scores) & set(self.task_names)]
+
+    @property
+    def units(self) -> list[Unit]:
+        """In an order the serial executor may follow: a (family, training set, seed)'s ``base`` unit first."""
+        return [Unit(self.suite.name, f, m, t, s) for f in self.suite.families for t in self.train_names
                 for s in range(self.cfg.seeds) for m in self.method_names]
 
-    def dependencies(self, key: CellKey) -> list[CellKey]:
-        """Cells that must finish before ``key``: the base cell (its answers are the win rates' reference)
-        and the selected cells whose shared work ``key``'s method reuses (``Method.reuses``)."""
-        if key.method == REFERENCE_METHOD:
+    def tasks_of(self, unit: Unit) -> list[str]:
+        return [t for t in self.suite.training_set(unit.train).scores if t in self.task_names]
+
+    def cell_key(self, unit: Unit, task: str) -> CellKey:
+        return CellKey(unit.suite, unit.family, unit.method, self.suite.record_task(task, unit.train), unit.seed)
+
+    @property
+    def cells(self) -> list[CellKey]:
+        return [self.cell_key(u, t) for u in self.units for t in self.tasks_of(u)]
+
+    def dependencies(self, unit: Unit) -> list[Unit]:
+        """Units that must finish before ``unit``: the base unit (its answers are the win rates' reference)
+        and the selected units whose shared work ``unit``'s method reuses (``Method.reuses``)."""
+        if unit.method == REFERENCE_METHOD:
             return []
-        before = [REFERENCE_METHOD] + [m for m in getattr(self.methods[key.method], "reuses", ())
+        before = [REFERENCE_METHOD] + [m for m in getattr(self.methods[unit.method], "reuses", ())
                                        if m in self.method_names and m != REFERENCE_METHOD]
-        return [dataclasses.replace(key, method=m) for m in before]
+        return [dataclasses.replace(unit, method=m) for m in before]
 
     def pair(self, family_name: str):
         """The family's (AR, DLLM) pair, prepared once per process; the AR-MAP compatibility of the two
-        checkpoints is checked here, so a mismatched pair fails before any training."""
+        checkpoints is checked here, so a mismatched pair fails before any training. A family adapted on
+        text (``smol``) trains on the suite's first file-or-hub training set, leaving its held-out and evaluation
+        pairs out."""
         if family_name not in self.pairs:
             from benchmark.align.transfer import check_pair
 
             corpus_tasks = [TASKS.get(n)() for n in self.suite.tasks if n in TASKS]
             cache = Path(self.cfg.cache_dir or default_cache_dir())
-            origin = preference_origin(self) if self.suite.scores_eval_tasks else None
+            text = self.suite.data_sets[0] if self.suite.data_sets else None
+            origin = preference_origin(self.suite, text, self.cfg.data_dir) if text else None
             pair = FAMILIES.get(family_name)().prepare(FamilyContext(
-                corpus_tasks, cache, self.cfg.rebuild, preference=origin, n_heldout=self.suite.n_heldout,
+                corpus_tasks, cache, self.cfg.rebuild, preference=origin,
+                n_heldout=text.n_heldout + text.n_eval_pairs if text else 0,
                 device=self.cfg.device))
             check_pair(pair.ar_path, pair.dllm_path)
             self.pairs[family_name] = pair
         return self.pairs[family_name]
 
+    def eval_run(self, unit: Unit, task_name: str) -> EvalRun:
+        """The eval task's data, limit, options and seed in this suite (the family pair set for decoding)."""
+        task, spec = self.tasks[task_name], self.suite.eval_spec(task_name)
+        options = {k: str(v) for k, v in spec.options}
+        limit = spec.limit
+        if isinstance(task, SyntheticEvalTask):  # its eval split follows the suite's training draws
+            options.update(n_train=str(self.suite.n_train), n_heldout=str(self.suite.n_heldout))
+            limit = self.suite.n_eval
+        if "beta" in task.options and "beta" not in options:  # an implicit reward's beta is the budget's
+            options["beta"] = str(self.suite.budget.beta)
+        run = EvalRun(data=eval_data(self.suite, spec, task, self.cfg.data_dir), limit=limit, seed=unit.seed,
+                      options=task.resolve_options(options), family=self.pair(unit.family))
+        if task.scores_training_pairs:
+            run.pairs, run.pairs_origin = evaluation_pairs(self.suite, self.suite.training_set(unit.train),
+                                                           run.family, self.cfg.data_dir)
+        return run
+
 
 def plan_run(cfg: RunConfig) -> RunPlan:
-    """Validate the selection against the registries and the suite; nothing runs yet."""
+    """Validate the selection against the registries and the suite, and find every file the suite names
+    (an error names the file, table and key); nothing runs yet."""
     suite = get_suite(cfg.suite)
     method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
-    registry = EVAL_TASKS if suite.scores_eval_tasks else TASKS
-    task_names = resolve(cfg.tasks, list(suite.tasks), registry, "--tasks")
+    task_names = resolve(cfg.tasks, list(suite.tasks), _SuiteTasks(suite), "--tasks")
     method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
     methods: dict[str, Method] = {
         n: METHODS.get(n)(cfg.method_configs.get(n) or suite.method_config(METHODS.get(n))) for n in method_names}
-    tasks: dict = {n: registry.get(n)() for n in task_names}
-    return RunPlan(cfg, suite, method_names, task_names, methods, tasks, Path(cfg.out) / suite.name)
+    tasks = {n: eval_task(n) for n in task_names}
+    plan = RunPlan(cfg, suite, method_names, task_names, methods, tasks, Path(cfg.out) / suite.name)
+    for name in plan.train_names:
+        source_identity(suite, suite.training_set(name), cfg.data_dir)
+    for name in task_names:
+        eval_data(suite, suite.eval_spec(name), tasks[name], cfg.data_dir)
+    return plan
 
 
-def cell_config(plan: RunPlan, key: CellKey) -> tuple[dict, str]:
-    """What a cell's result depends on, and its hash (a cell is redone when it changes)."""
-    if plan.suite.scores_eval_tasks:
-        return eval_cell_config(plan, key)
-    pair, method, task, suite = plan.pair(key.family), plan.methods[key.method], plan.tasks[key.task], plan.suite
-    config = {
-        "cell": asdict(key), "family_build": pair.build_hash, "sampler": asdict(pair.sampler),
-        "method": {"name": key.method, "config": method.config_dict(), "source": source_of(type(method))},
-        "task": {"name": key.task, "version": task.version},
-        "budget": asdict(suite.budget), "sizes": {"train": suite.n_train, "heldout": suite.n_heldout,
-                                                  "eval": suite.n_eval},
-    }
+def unit_config(plan: RunPlan, unit: Unit) -> dict:
+    """What the trained model depends on (shared by the records of its eval tasks)."""
+    pair, method, suite = plan.pair(unit.family), plan.methods[unit.method], plan.suite
+    spec = suite.training_set(unit.train)
+    return {"family": unit.family, "family_build": pair.build_hash, "method": {
+        "name": unit.method, "config": method.config_dict(), "source": source_of(type(method))},
+        "seed": unit.seed, "budget": asdict(suite.budget), "n_train": suite.n_train, "train": asdict(spec),
+        "train_source": source_identity(suite, spec, plan.cfg.data_dir)}
+
+
+def cell_config(plan: RunPlan, unit: Unit, task_name: str) -> tuple[dict, str]:
+    """What one record depends on, and its hash (the record is redone when it changes)."""
+    task, spec, key = plan.tasks[task_name], plan.suite.eval_spec(task_name), plan.cell_key(unit, task_name)
+    run = plan.eval_run(unit, task_name)
+    config = {"cell": asdict(key), "unit": unit_config(plan, unit), "sampler": asdict(plan.pair(unit.family).sampler),
+              "task": {"name": task_name, "version": task.version, "data": run.data.name if run.data else None,
+                       "data_sha256": file_digest(run.data), "limit": run.limit,
+                       "hub": None if run.data or not task.hub else asdict(task.hub),
+                       "options": {k: str(v) for k, v in run.options.items()},
+                       **({"pairs": run.pairs_origin} if run.pairs_origin else {}),
+                       **({"model_args": dict(spec.model_args)} if spec.model_args else {})}}
     return config, config_hash(config)
 
 
-def run_cell(plan: RunPlan, key: CellKey, force: bool | None = None) -> bool:
-    """Align, score and store one cell unless a record with the same config exists; True if it ran.
-
-    Under ``accelerate launch`` every rank trains (the trainers are data-parallel) and rank 0 alone
-    scores and writes the record, so a multi-process cell writes what a one-process cell writes."""
-    import torch
-
-    from benchmark.models.generation import generate_answers
-
+def missing_cells(plan: RunPlan, unit: Unit, force: bool = False) -> list[tuple[str, CellKey, dict, str]]:
+    """(task, key, config, hash) of the unit's records not stored with their current config."""
     store = ResultStore(plan.store_root)
-    shared = SharedArtifacts(plan.store_root / "artifacts")
-    config, cfg_hash = cell_config(plan, key)
-    force = plan.cfg.force if force is None else force
-    if not force and store.is_done(key, cfg_hash):
-        return False
-    if plan.suite.scores_eval_tasks:
-        return run_eval_cell(plan, key, config, cfg_hash)
-    pair, task, method = plan.pair(key.family), plan.tasks[key.task], plan.methods[key.method]
-    data = task.build(key.seed, plan.suite.n_train, plan.suite.n_heldout, plan.suite.n_eval)
-    main = distributed_rank() == 0
-    base_samples = None
-    if key.method != REFERENCE_METHOD and main:
-        base_samples = store.samples(dataclasses.replace(key, method=REFERENCE_METHOD))
-    workdir = make_work_dir(plan.store_root, f".work-{key.method}-")
-    try:
-        torch.manual_seed(key.seed)
-        with CostMeter() as align_cost:
-            ctx = AlignContext(pair, task, data, plan.suite.budget, key.seed, workdir, shared, align_cost)
-            try:
-                aligned = method.align(ctx)
-            except (BenchmarkError, KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # a plugin's bug: name the method and the cell, keep the cause
-                log.debug("traceback of %s", key.label(), exc_info=True)
-                raise BenchmarkError(f"method {key.method!r} ({type(method).__module__}) failed in cell "
-                                     f"{key.label()}: {type(exc).__name__}: {exc} (-v shows the traceback)"
-                                     ) from exc
-        if not main:
-            return True
-        with CostMeter() as eval_cost:
-            answers = generate_answers(aligned, pair, [i.prompt for i in data.eval], key.seed)
-        metrics, samples = evaluate(task, data.eval, answers, base_samples)
-        record = {
-            "schema": SCHEMA_VERSION, "cell": asdict(key), "config_hash": cfg_hash, "config": config,
-            "metrics": metrics, "main_metric": task.metrics[0].name, "n_eval": len(data.eval),
-            "model_kind": aligned.kind, "info": aligned.info,
-            "cost": {"align": align_cost.to_dict(), "eval": eval_cost.to_dict()},
-            "versions": package_versions(), "git_revision": git_revision(), "hardware": hardware(),
-            "created": datetime.now(UTC).isoformat(),
-        }
-        store.write(key, record, samples)
-        name = task.metrics[0].name
-        log.info("%s: %s=%.1f win=%s (%.1fs)", key.label(), name, metrics[name]["value"],
-                 f"{metrics['win_rate']['value']:.1f}" if "win_rate" in metrics else "-", align_cost.wall_s)
-        return True
-    finally:
-        if plan.cfg.keep_models and main:
-            (workdir / OWNER_FILE).unlink(missing_ok=True)
-            keep = plan.store_root / "models" / key.label()
-            shutil.rmtree(keep, ignore_errors=True)
-            keep.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(workdir), keep)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    out = []
+    for task in plan.tasks_of(unit):
+        config, digest = cell_config(plan, unit, task)
+        key = plan.cell_key(unit, task)
+        if force or not store.is_done(key, digest):
+            out.append((task, key, config, digest))
+    return out

@@ -49,9 +49,10 @@ def collect(store_root: Path):
             "win": (metrics.get("win_rate", {}).get("value") or float("nan")),
             "align_s": rec["cost"]["align"]["wall_s"], "align_forwards": rec["cost"]["align"]["forward_passes"],
             "align_tokens": rec["cost"]["align"].get("tokens", 0), "main": main,
+            "kind": rec.get("model_kind", "dllm"),
         })
     return pd.DataFrame(rows, columns=["suite", "family", "method", "task", "seed", "score", "win", "align_s",
-                                       "align_forwards", "align_tokens", "main"])
+                                       "align_forwards", "align_tokens", "main", "kind"])
 
 
 def _paired_stats(store: ResultStore, family_cells, tasks: list[str]):
@@ -122,6 +123,11 @@ def build_leaderboard(store_root: Path):
                     for suffix, value in (("", d and d.mean), ("_lo", d and d.lo), ("_hi", d and d.hi),
                                           ("_p", d and d.p)):
                         row[f"{task}_vs_{ref}{suffix}"] = float("nan") if d is None else value
+            for task in [*tasks, "average"]:  # AR-MAP rows: the share of the teacher's gain carried
+                tr = (stats.transfer.get(method, {}).get(task) if stats is not None else None)
+                row[f"{task}_transfer"], row[f"{task}_transfer_lo"], row[f"{task}_transfer_hi"] = \
+                    (tr.mean, tr.lo, tr.hi) if tr is not None else (float("nan"),) * 3
+            row["kind"] = group["kind"].iloc[0]
             row["seeds"] = int(group["seed"].nunique())
             row["align_s"] = group["align_s"].mean()
             row["align_forwards"] = group["align_forwards"].mean()
@@ -200,7 +206,35 @@ def to_markdown(board) -> str:
     tables = "\n".join(lines) + "\n"
     if len(diff_lines) > 2:
         tables += "\nPaired differences to base, per task:\n\n" + "\n".join(diff_lines) + "\n"
-    return tables + note
+    return tables + _gains_markdown(board, tasks) + note
+
+
+def _gains_markdown(board, tasks: list[str]) -> str:
+    """Each row's gain over its own starting point (DLLM rows over base, AR rows over ar-base) and, for
+    AR-MAP rows, the share of the teacher's gain (ar-dpo - ar-base) they carry: AR-MAP's question."""
+    from benchmark.harness.statistics import TEACHER_BASE
+
+    if not (board["method"] == TEACHER_BASE).any():
+        return ""
+    cols = [*tasks, "average"]
+    header = ["family", "method", *[f"{t} gain" for t in cols], *[f"{t} transfer" for t in cols]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in board.iterrows():
+        ref = TEACHER_BASE if r["kind"] == "ar" else "base"
+        if r["method"] in (ref, "base", TEACHER_BASE) or r[f"average_vs_{ref}"] != r[f"average_vs_{ref}"]:
+            continue
+        gains = [_fmt_diff(r[f"{t}_vs_{ref}"], r[f"{t}_vs_{ref}_lo"], r[f"{t}_vs_{ref}_hi"], r[f"{t}_vs_{ref}_p"])
+                 for t in cols]
+        transfers = []
+        for t in cols:
+            v, lo, hi = r[f"{t}_transfer"], r[f"{t}_transfer_lo"], r[f"{t}_transfer_hi"]
+            transfers.append("-" if not r["method"].startswith("ar-map") else
+                             "undefined (teacher gained nothing)" if v != v else f"{v:.2f} [{lo:.2f}, {hi:.2f}]")
+        lines.append("| " + " | ".join([r["family"], r["method"], *gains, *transfers]) + " |")
+    return ("\nGains over each row's own starting point (DLLM rows: minus base; AR rows: minus ar-base, the "
+            "teacher's gain) and, for AR-MAP rows, transfer = (row - base) / (ar-dpo - ar-base) with a 95% "
+            "bootstrap interval from the same resamples (undefined when the teacher's gain is not above 0 at "
+            "95%):\n\n" + "\n".join(lines) + "\n")
 
 
 def write_leaderboard(store_root: Path):

@@ -19,6 +19,7 @@ from benchmark.core.registry import EVAL_TASKS, FAMILIES
 from benchmark.eval.eval_task import EvalRun
 from benchmark.eval.judges import OpenAIJudge
 from benchmark.harness.suites import get_suite
+from benchmark.harness.training_sets import preference_origin
 
 METHODS = ("base", "ar-dpo", "ar-map", "elbo-dpo", "vrpo")  # the default when a suite names none
 H100_BF16_FLOPS = 989e12
@@ -93,6 +94,18 @@ def dry_run(data_dir: Path | None, seeds: int = 3, suite_name: str = "paper") ->
         lines.append(f"family {fam.name}: {fam.ar} -> {fam.dllm}; mask id {fam.mask_token_id}, {shift}, gamma "
                      f"{fam.default_gamma:g}, block {fam.sampler.block_length}, threshold {fam.sampler.threshold}, "
                      f"T {fam.sampler.temperature}, cache {fam.sampler.cache}")
+    for spec in suite.data_sets:
+        try:
+            origin = preference_origin(suite, spec, data_dir)
+        except BenchmarkError as exc:
+            missing.append(str(exc))
+            continue
+        if origin.path is None and not _hub_dataset_cached(origin.hub.id):
+            file = f" (or put {spec.path} under --data-dir)" if spec.path else ""
+            missing.append(f"training set {spec.name}: the hub dataset {origin.hub.id} is not in the local "
+                           f"cache{file}")
+        lines.append(f"training set {spec.name}: {origin.describe()} ({origin.format}), {spec.n_heldout} pairs held "
+                     f"out, {suite.n_train} trained on -> scored by {', '.join(spec.scores)}")
     rows = {}
     needs_judge = False
     for name in suite.tasks:
@@ -113,14 +126,14 @@ def dry_run(data_dir: Path | None, seeds: int = 3, suite_name: str = "paper") ->
         missing.append(f"no CUDA GPU: the {suite.name} suite runs hub checkpoints on GPUs "
                        "(use the tiny suite on a CPU)")
     # Cost: every DLLM method decodes each prompt with up to `steps` forward passes over prompt + answer.
-    n_cells = len(families) * len(methods) * seeds
+    n_cells = len(families) * len(suite.train) * len(methods) * seeds
     prompts = sum(rows.values())
     flops = 0.0
     for fam in families:
         tokens_per_prompt = fam.sampler.steps * (256 + fam.sampler.max_new_tokens)  # ~256-token prompts
         flops += 2 * PARAMS_B.get(fam.ar, 7.0) * 1e9 * tokens_per_prompt * prompts * len(methods) * seeds
     hours = flops / (H100_BF16_FLOPS * ASSUMED_MFU) / 3600
-    lines.append(f"plan: {n_cells} (family, method, seed) runs x {len(suite.tasks)} tasks "
+    lines.append(f"plan: {n_cells} (family, method, training set, seed) units scoring {len(suite.tasks)} tasks "
                  f"({prompts} items loaded); decoding alone about {flops:.2e} FLOPs = {hours:.0f} H100-hours at "
                  f"{ASSUMED_MFU:.0%} MFU, before training (ELBO-DPO/VRPO: LLaDA 1.5 reports 405 H100-hours at "
                  f"n=8 on 350K pairs); `run --suite {suite.name}` runs them once nothing is missing")

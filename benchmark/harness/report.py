@@ -110,8 +110,9 @@ def pareto_figure(board) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     cost = board["align_s"].clip(lower=1e-2)
-    ax.errorbar(cost, board["average"], yerr=[board["average"] - board["average_lo"],
-                                              board["average_hi"] - board["average"]], fmt="o", capsize=3)
+    ax.errorbar(cost, board["average"], yerr=[(board["average"] - board["average_lo"]).clip(lower=0),
+                                              (board["average_hi"] - board["average"]).clip(lower=0)], fmt="o",
+                capsize=3)
     for c, a, m in zip(cost, board["average"], board["method"]):
         ax.annotate(m, (c, a), textcoords="offset points", xytext=(5, 4), fontsize=8)
     front, best = [], -math.inf

@@ -15,7 +15,6 @@ pairs, and the teacher is trained on the suite's training pairs (reused from a `
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -28,10 +27,10 @@ from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import FAMILIES, METHODS, SUITES, TASKS
 from benchmark.core.store import FolderLock, SharedArtifacts, atomic_write_text, make_work_dir, remove_stale_work_dirs
-from benchmark.eval.scoring import evaluate
+from benchmark.eval.synthetic import evaluate_responses
 from benchmark.harness import suites as _suites  # noqa: F401
 from benchmark.harness.grid import RunConfig, plan_run
-from benchmark.harness.preference_cells import PreferenceTask, preference_data
+from benchmark.harness.training_sets import training_pairs, training_set
 from benchmark.models.checkpoints import CheckpointFamily
 from benchmark.models.loading import load_model, load_tokenizer
 from benchmark.models.tiny import default_cache_dir
@@ -39,6 +38,9 @@ from benchmark.models.tiny import default_cache_dir
 log = logging.getLogger(__name__)
 
 TABLE2 = [(4, 1, True), (1, 1, True), (8, 1, True), (1, 4, True), (2, 2, True), (4, 1, False)]
+# Beside them, coupled complementary masks (DiffuCoder) against the same budget without coupling, both in the
+# continuous form coupling needs: (n_t, n_yt, antithetic, form, coupled); no published numbers.
+COUPLED = [(2, 1, True, "continuous", False), (2, 1, True, "continuous", True)]
 
 
 def paper_numbers() -> dict:
@@ -50,9 +52,9 @@ def _preference_suite_data(suite_name: str, out: Path, cache_dir, data_dir, seed
     """(pair, task, TaskData) of a suite trained on preference data, exactly as its ``run`` cells see them."""
     plan = plan_run(RunConfig(suite=suite_name, seeds=1, out=Path(out), cache_dir=cache_dir, data_dir=data_dir,
                               methods=["ar-map"]))
-    pair = dataclasses.replace(plan.pair(plan.suite.families[0]), chat_prompt="{prompt}")  # prompts arrive rendered
-    data, _ = preference_data(plan, pair, seed)
-    return pair, PreferenceTask(plan.suite), data
+    spec = plan.suite.data_sets[0]
+    data, _, pair = training_pairs(plan.suite, spec, plan.pair(plan.suite.families[0]), seed, data_dir)
+    return pair, training_set(spec), data
 
 
 def _measurable_here(suite) -> bool:
@@ -60,7 +62,7 @@ def _measurable_here(suite) -> bool:
     builds (``smol``): not hub checkpoints, which need their GPUs (run those with ``run``)."""
     if not all(f in FAMILIES for f in suite.families):
         return False
-    if suite.scores_eval_tasks:
+    if suite.data_sets:
         return not any(issubclass(FAMILIES.get(f), CheckpointFamily) for f in suite.families)
     return all(t in TASKS for t in suite.tasks)
 
@@ -74,7 +76,7 @@ def vrpo_ablation(suite_name: str, out: Path, train: bool = False, pairs: int = 
         raise BenchmarkError(f"reproduce vrpo-ablation measures a suite's own DLLM on its preference data; suite "
                              f"{suite_name!r} has none it can build here (tasks {list(suite.tasks)}, families "
                              f"{list(suite.families)}). Suites it supports: {', '.join(supported)}")
-    if suite.scores_eval_tasks:
+    if suite.data_sets:
         if train:
             raise BenchmarkError("reproduce vrpo-ablation --train scores the tiny suites' synthetic tasks; on a "
                                  f"preference-data suite ({suite_name}) run the suite with [methods.elbo-dpo] settings")
@@ -127,17 +129,20 @@ def _vrpo_ablation(suite, tasks, pair, out: Path, work: Path, train: bool, pairs
 
     published = {(c["n_t"], c["n_yt"], c["antithetic"]): c for c in paper_numbers()["llada_1_5_table2"]["configs"]}
     rows = []
-    for n_t, n_yt, antithetic in TABLE2:
-        estimator = EstimatorConfig(n=n_t * n_yt, n_t=n_t, n_yt=n_yt, antithetic=antithetic)
-        log.info("variance of (n_t=%d, n_yt=%d, antithetic=%s) over %d pairs x %d estimates", n_t, n_yt,
-                 antithetic, len(prefs), k)
+    for n_t, n_yt, antithetic, form, coupled in [(*c, "exact_l", False) for c in TABLE2] + COUPLED:
+        estimator = EstimatorConfig(n=n_t * n_yt, n_t=n_t, n_yt=n_yt, antithetic=antithetic, form=form,
+                                    coupled=coupled)
+        log.info("variance of (n_t=%d, n_yt=%d, antithetic=%s, %s, coupled=%s) over %d pairs x %d estimates", n_t,
+                 n_yt, antithetic, form, coupled, len(prefs), k)
         torch.manual_seed(seed)
         report = measure_variance(policy, reference, batch, estimator, suite.budget.beta, pair.mask_token_id,
                                   pair.shift, k=k, seed=seed)
-        paper = published[(n_t, n_yt, antithetic)]
-        rows.append({"n_t": n_t, "n_yt": n_yt, "antithetic": antithetic, **asdict(report),
-                     "paper_var_score": paper["var_score"], "paper_var_loss": paper["var_loss"],
-                     "paper_var_grad": paper["var_grad"]})
+        paper = published.get((n_t, n_yt, antithetic)) if form == "exact_l" else None
+        rows.append({"n_t": n_t, "n_yt": n_yt, "antithetic": antithetic, "form": form, "coupled": coupled,
+                     **asdict(report), **{f"paper_{m}": paper[m] if paper else float("nan")
+                                          for m in ("var_score", "var_loss", "var_grad")}})
+        if coupled or form != "exact_l":
+            continue
         if train:
             rows[-1].update(_train_scores(suite, pair, tasks, n_t, n_yt, antithetic, seed, work, shared))
             rows[-1].update({f"paper_{m}": paper[m] for m in ("gsm8k", "ifeval", "arena_hard")})
@@ -165,7 +170,7 @@ def _train_scores(suite, pair, tasks, n_t, n_yt, antithetic, seed, work, shared)
         cell_dir.mkdir(parents=True)
         aligned = method.align(AlignContext(pair, task, data, suite.budget, seed, cell_dir, shared, CostMeter()))
         answers = generate_answers(aligned, pair, [i.prompt for i in data.eval], seed)
-        metrics, _ = evaluate(task, data.eval, answers, None)
+        metrics, _ = evaluate_responses(task, data.eval, answers, None)
         scores[task.name] = metrics[task.metrics[0].name]["value"]
         shutil.rmtree(cell_dir, ignore_errors=True)
     return scores

@@ -1,7 +1,7 @@
-"""The runner: every (family, task, seed, method) cell of a suite, resumable, then the leaderboard.
+"""The runner: every (family, method, training set, seed) unit of a suite, resumable, then the leaderboard.
 
-For each (family, task, seed) the ``base`` cell runs first: its answers are the reference of every
-other cell's win rate, so it runs even when ``--methods`` leaves it out. Cells run one after another
+For each (family, training set, seed) the ``base`` unit runs first: its answers are the reference of every
+other row's win rate, so it runs even when ``--methods`` leaves it out. Units run one after another
 (``executor="serial"``) or as Ray tasks (``"ray"``, see ``ray_executor.py``); both write the same records.
 """
 
@@ -13,9 +13,10 @@ import time
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.provenance import apply_threads
 from benchmark.core.store import FolderLock, remove_stale_work_dirs
-from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, RunPlan, plan_run, run_cell
+from benchmark.harness.cells import run_unit
+from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, RunPlan, plan_run
 from benchmark.harness.leaderboard import write_leaderboard
-from benchmark.harness.ray_executor import run_cells_on_ray
+from benchmark.harness.ray_executor import run_units_on_ray
 from benchmark.harness.report import write_report
 
 __all__ = ["REFERENCE_METHOD", "RunConfig", "run"]
@@ -33,18 +34,18 @@ def run(cfg: RunConfig):
             log.info("removed %s, left by an interrupted run", stale)
         apply_threads()
         if cfg.executor == "ray":
-            ran, done, failed = run_cells_on_ray(plan)
+            ran, done, failed = run_units_on_ray(plan)
         else:
             ran, done, failed = _run_serial(plan)
         for stale in remove_stale_work_dirs(plan.store_root, ".work-*"):  # a worker killed mid-cell (Ray)
             log.info("removed %s, left by a worker that died", stale)
-        log.info("%d cell(s) run, %d already done", ran, done)
+        log.info("%d unit(s) run, %d already done", ran, done)
         start = time.perf_counter()
         board = write_leaderboard(plan.store_root)
         report = write_report(plan.store_root)
         log.info("leaderboard and %s rebuilt in %.2fs", report, time.perf_counter() - start)
         if failed:
-            raise BenchmarkError(f"{len(failed)} cell(s) failed after retries: " + "; ".join(failed)
+            raise BenchmarkError(f"{len(failed)} unit(s) failed after retries: " + "; ".join(failed)
                                  + " (the leaderboard holds the cells that finished; rerun to retry)")
         return board
 
@@ -53,10 +54,10 @@ def _run_serial(plan: RunPlan) -> tuple[int, int, list[str]]:
     from tqdm.auto import tqdm
 
     done = ran = 0
-    bar = tqdm(plan.cells, desc=f"cells ({plan.suite.name})", unit="cell")
-    for key in bar:
-        bar.set_postfix_str(key.label())
-        if run_cell(plan, key):
+    bar = tqdm(plan.units, desc=f"units ({plan.suite.name})", unit="unit")
+    for unit in bar:
+        bar.set_postfix_str(unit.label())
+        if run_unit(plan, unit):
             ran += 1
         else:
             done += 1

@@ -30,7 +30,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 RESAMPLES = 2000
-REFERENCES = ("base", "ar-map")
+REFERENCES = ("base", "ar-map", "ar-base")
+# AR-MAP's question: how much of the AR teacher's gain (ar-dpo - ar-base) does a merged DLLM carry over
+# base? Rows named ar-map* get a transfer ratio when the suite has these three rows.
+TEACHER, TEACHER_BASE, STUDENT_BASE, TRANSFER_PREFIX = "ar-dpo", "ar-base", "base", "ar-map"
 
 
 @dataclass
@@ -61,12 +64,24 @@ class Difference:
 
 
 @dataclass
+class Transfer:
+    """(method - base) / (ar-dpo - ar-base) with a bootstrap interval; NaN (``defined`` False) when the
+    teacher's gain is not above 0 at 95% (its interval reaches 0): a ratio over nothing measures nothing."""
+
+    mean: float
+    lo: float
+    hi: float
+    defined: bool
+
+
+@dataclass
 class GroupStats:
     """Statistics of one family: per method, per task (and ``average``)."""
 
     intervals: dict[str, dict[str, Interval]] = field(default_factory=dict)
     differences: dict[str, dict[str, dict[str, Difference]]] = field(default_factory=dict)  # ref -> method -> task
     ranks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    transfer: dict[str, dict[str, Transfer]] = field(default_factory=dict)  # ar-map* method -> task
 
 
 def align_items(samples_by_method: dict[str, dict[int, list[dict]]], main: dict[str, str]) -> TaskItems | None:
@@ -169,4 +184,21 @@ def group_statistics(tasks: dict[str, TaskItems], resamples: int = RESAMPLES, se
                                              *np.percentile(avg, [2.5, 97.5]), bootstrap_p(avg))
             stats.differences[ref][m] = per_task
     stats.ranks = rank_ranges({m: iv["average"] for m, iv in stats.intervals.items()})
+    if {TEACHER, TEACHER_BASE, STUDENT_BASE} <= set(methods):
+        resampled = {m: {**boot[m], "average": np.mean([boot[m][n] for n in tasks], axis=0)} for m in methods}
+        means = {m: {**{n: float(tasks[n].scores[m].mean()) for n in tasks},
+                     "average": float(np.mean([tasks[n].scores[m].mean() for n in tasks]))} for m in methods}
+        for m in (m for m in methods if m.startswith(TRANSFER_PREFIX)):
+            stats.transfer[m] = {}
+            for name in [*tasks, "average"]:
+                teacher = resampled[TEACHER][name] - resampled[TEACHER_BASE][name]
+                student = resampled[m][name] - resampled[STUDENT_BASE][name]
+                gain = means[TEACHER][name] - means[TEACHER_BASE][name]
+                if np.percentile(teacher, 2.5) <= 0 or gain <= 0:
+                    stats.transfer[m][name] = Transfer(float("nan"), float("nan"), float("nan"), False)
+                    continue
+                ratio = student / np.where(teacher > 0, teacher, np.nan)
+                lo, hi = np.nanpercentile(ratio, [2.5, 97.5])
+                point = (means[m][name] - means[STUDENT_BASE][name]) / gain
+                stats.transfer[m][name] = Transfer(float(point), float(lo), float(hi), True)
     return stats

@@ -9,19 +9,24 @@ a user's) validated into a frozen ``Suite``:
     [resources]  cpus_per_cell, gpus_per_cell (what ``run --executor ray`` asks of Ray for each cell)
     [families.X] a family given by checkpoints: ar, dllm (folders or hub ids), revision, mask_token_id,
                  shift, block_attention, default_gamma, and [families.X.sampler] (``SamplerSettings``)
-    [preference] the training data of a suite scored by eval tasks: format (a ``benchmark.preference_data``
-                 plugin), path (relative to the suite file or --data-dir) and/or hub/hub_split/hub_config/
-                 hub_data_dir, n_heldout, max_prompt_tokens, max_response_tokens
+    [train.X]    a training set: format (a ``benchmark.preference_data`` plugin, or "synthetic" with
+                 task = a synthetic task's name), path (relative to the suite file or --data-dir) and/or
+                 hub/hub_split/hub_config/hub_data_dir/hub_format, n_heldout, n_eval_pairs (the held-out
+                 preference task's pairs), max_prompt_tokens, max_response_tokens, and scores = [the eval
+                 tasks that score the models trained on it]
+    [preference] the same keys without ``scores``: one training set that scores every eval task
     [eval.X]     eval task X's data (relative to the suite file or --data-dir), limit, options (``--set``'s)
                  and model_args (the DLLM likelihood: ``mc_num``, ``likelihood = "elbo" | "one_pass"``)
 
 A file a suite names is looked up beside the suite file, then under ``--data-dir``. When it is in neither
 place: with ``--data-dir`` given that is an error (the user meant the file); without, the task's (or the
-``[preference]`` table's) hub dataset is used, and the record says which source it was.
+training set's) hub dataset is used, and the record says which source it was.
 
-A suite's ``tasks`` are either synthetic preference tasks (each brings its own pairs and prompts) or eval
-tasks (``truthfulqa-mc2``, ``gsm8k``, ...): then every method is trained once per (family, seed) on the
-``[preference]`` data and the aligned model is scored by each eval task.
+A suite is training sets x eval tasks. A cell is (family, method, training set, seed): the method is trained
+once on the set's pairs and the model is scored by every eval task the set ``scores``, one record per task
+(keyed by the task's name, or ``task@set`` when several sets score it). A synthetic task (``arith``) is both:
+its pairs are a training set and its prompts and verifier an eval task; one named in ``tasks`` and scored
+by no ``[train.X]`` trains on its own pairs (the ``tiny`` suite is three such sets).
 
 Every table, key and type is checked, and every name against its registry, before anything runs: an
 error names the file, the table and the key. Suites can also be registered from Python (plugins), as
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -50,28 +56,72 @@ class SuiteError(BenchmarkError):
 
 
 @dataclass(frozen=True)
+class TrainSpec:
+    """A training set: preference pairs (a ``benchmark.preference_data`` format, file and/or hub, or a
+    synthetic task's own pairs), how they are cut to the budget, and the eval tasks that score the models
+    trained on them."""
+
+    name: str
+    format: str  # a benchmark.preference_data plugin, or "synthetic" (the pairs of the task named by ``task``)
+    scores: tuple[str, ...]
+    task: str | None = None
+    path: str | None = None
+    hub: str | None = None
+    hub_split: str = "train"
+    hub_config: str | None = None
+    hub_data_dir: str | None = None  # a subset kept as a folder of the hub dataset (hh-rlhf's "helpful-base")
+    hub_format: str | None = None  # the hub dataset's format when it differs from the file's (default: format)
+    n_heldout: int = 64
+    n_eval_pairs: int = 0  # after the held-out pairs, never trained on: the held-out preference task's items
+    max_prompt_tokens: int = 256
+    max_response_tokens: int = 256
+
+    @property
+    def synthetic(self) -> bool:
+        return self.format == SYNTHETIC
+
+
+SYNTHETIC = "synthetic"
+PREFERENCE_TASK = "preference-accuracy"  # the held-out preference task: it scores a training set's own pairs
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
     families: tuple[str, ...]
-    tasks: tuple[str, ...]
+    tasks: tuple[str, ...]  # the eval tasks (synthetic tasks are scored by their own verifier)
     methods: tuple[str, ...] | None = None  # None: every registered method
     budget: Budget = field(default_factory=Budget)
-    n_eval: int = 48  # evaluation prompts per (task, seed)
-    n_heldout: int = 64  # held-out preference pairs per (task, seed), e.g. for choosing gamma
+    n_eval: int = 48  # evaluation prompts per (synthetic task, seed)
+    n_heldout: int = 64  # held-out pairs per (synthetic task, seed), e.g. for choosing gamma
     method_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # (method, ((field, value), ...))
     source: str = "python"  # the file it was read from, or "python"
     cpus_per_cell: float = 1.0  # Ray resources of one cell (run --executor ray); not part of any result
     gpus_per_cell: float = 0.0
-    preference: PreferenceSpec | None = None  # set: the tasks are eval tasks scoring models trained on it
+    train: tuple[TrainSpec, ...] = ()  # empty: every synthetic task trains on its own pairs (set by __post_init__)
     eval_settings: tuple[tuple[str, EvalSpec], ...] = ()
 
-    @property
-    def scores_eval_tasks(self) -> bool:
-        return self.preference is not None
+    def __post_init__(self) -> None:
+        scored = {t for spec in self.train for t in spec.scores}
+        own = tuple(TrainSpec(t, SYNTHETIC, (t,), task=t, n_heldout=self.n_heldout)
+                    for t in self.tasks if t not in scored and t in TASKS)
+        object.__setattr__(self, "train", own + tuple(self.train))
 
     def eval_spec(self, task: str) -> EvalSpec:
         return dict(self.eval_settings).get(task, EvalSpec())
+
+    def training_set(self, name: str) -> TrainSpec:
+        return next(t for t in self.train if t.name == name)
+
+    def record_task(self, task: str, train: str) -> str:
+        """The task part of a record's key: the task's name, or ``task@train`` when several sets score it."""
+        return task if sum(task in t.scores for t in self.train) == 1 else f"{task}@{train}"
+
+    @property
+    def data_sets(self) -> tuple[TrainSpec, ...]:
+        """The training sets read from files or the hub (a family adapted on text trains on the first)."""
+        return tuple(t for t in self.train if not t.synthetic)
 
     @property
     def n_train(self) -> int:
@@ -81,21 +131,6 @@ class Suite:
         """The method's ``Config`` with this suite's settings applied (None when the suite sets none)."""
         settings = dict(dict(self.method_settings).get(method_cls.name, ()))
         return dataclasses.replace(method_cls.Config(), **settings) if settings else None
-
-
-@dataclass(frozen=True)
-class PreferenceSpec:
-    """Where a suite's training pairs come from and how they are cut to the budget."""
-
-    format: str
-    path: str | None = None
-    hub: str | None = None
-    hub_split: str = "train"
-    hub_config: str | None = None
-    hub_data_dir: str | None = None  # a subset kept as a folder of the hub dataset (hh-rlhf's "helpful-base")
-    n_heldout: int = 64
-    max_prompt_tokens: int = 256
-    max_response_tokens: int = 256
 
 
 @dataclass(frozen=True)
@@ -109,9 +144,9 @@ class EvalSpec:
     model_args: tuple[tuple[str, Any], ...] = ()
 
 
-_PREFERENCE_KEYS = {"format": str, "path": str, "hub": str, "hub_split": str, "hub_config": str, "hub_data_dir": str,
-                    "n_heldout": int,
-                    "max_prompt_tokens": int, "max_response_tokens": int}
+_TRAIN_KEYS = {"format": str, "task": str, "scores": list, "path": str, "hub": str, "hub_split": str,
+               "hub_config": str, "hub_data_dir": str, "hub_format": str, "n_heldout": int, "n_eval_pairs": int,
+               "max_prompt_tokens": int, "max_response_tokens": int}
 _FAMILY_KEYS = {"ar": str, "dllm": str, "revision": str, "ar_revision": str, "dllm_revision": str,
                 "mask_token_id": int, "shift": bool, "block_attention": int, "default_gamma": float, "sampler": dict}
 
@@ -161,9 +196,9 @@ def load_suite_file(path: str | Path) -> Suite:
     except UnicodeDecodeError as exc:
         raise SuiteError(f"{path}: not valid UTF-8 ({exc.reason})") from exc
     for table in raw:
-        if table not in ("suite", "budget", "methods", "resources", "families", "preference", "eval"):
+        if table not in ("suite", "budget", "methods", "resources", "families", "preference", "train", "eval"):
             raise SuiteError(f"{path}: unknown table [{table}]; known: [suite], [budget], [methods.NAME], "
-                             "[resources], [families.NAME], [preference], [eval.TASK]")
+                             "[resources], [families.NAME], [preference], [train.NAME], [eval.TASK]")
     _register_checkpoint_families(raw.get("families", {}), path)
     spec = raw.get("suite")
     if not isinstance(spec, dict):
@@ -190,8 +225,8 @@ def load_suite_file(path: str | Path) -> Suite:
             raise _unknown(key, budget_fields, f"{path}: [budget]")
         want = float if budget_fields[key] in ("float", float) else int
         _check_type(value, want, f"{path}: [budget] key {key!r}")
-        if value <= 0:
-            raise SuiteError(f"{path}: [budget] key {key!r} must be positive, got {value}")
+        if not value > 0 or value == float("inf"):  # NaN fails the first test
+            raise SuiteError(f"{path}: [budget] key {key!r} must be a positive finite number, got {value}")
     budget = Budget(**{k: float(v) if budget_fields[k] in ("float", float) else v for k, v in budget_raw.items()})
     settings = []
     methods_raw = raw.get("methods", {})
@@ -221,14 +256,15 @@ def load_suite_file(path: str | Path) -> Suite:
         if value < 0 or (key == "cpus_per_cell" and value == 0):
             raise SuiteError(f"{path}: [resources] key {key!r} must be {'positive' if key[0] == 'c' else '>= 0'}, "
                              f"got {value}")
-    preference, eval_settings = _preference_and_eval(raw, tasks, path)
+    if len(set(tasks)) != len(tasks):
+        raise SuiteError(f"{path}: [suite] key 'tasks' names a task twice: {list(tasks)}")
+    train, eval_settings = _training_sets_and_eval(raw, tasks, path)
     return Suite(name=spec["name"], description=spec.get("description", ""), families=families, tasks=tasks,
-                 methods=methods, budget=budget, n_eval=spec.get("n_eval", 48),
-                 n_heldout=preference.n_heldout if preference else spec.get("n_heldout", 64),
+                 methods=methods, budget=budget, n_eval=spec.get("n_eval", 48), n_heldout=spec.get("n_heldout", 64),
                  method_settings=tuple(settings), source=str(path),
                  cpus_per_cell=float(resources.get("cpus_per_cell", 1.0)),
                  gpus_per_cell=float(resources.get("gpus_per_cell", 0.0)),
-                 preference=preference, eval_settings=eval_settings)
+                 train=train, eval_settings=eval_settings)
 
 
 def _table(raw, where: str) -> dict:
@@ -292,40 +328,92 @@ def _register_checkpoint_families(tables, path: Path) -> None:
         FAMILIES.register(name, family, replace=True)
 
 
-def _preference_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
-    evals = [t for t in tasks if t in EVAL_TASKS and t not in TASKS]
-    if not evals:
-        if "preference" in raw or "eval" in raw:
-            raise SuiteError(f"{path}: [preference] and [eval.TASK] go with eval tasks in [suite] tasks; "
-                             f"{', '.join(tasks)} bring their own data")
-        return None, ()
-    if len(evals) != len(tasks):
-        synthetic = ", ".join(sorted(set(tasks) - set(evals)))
-        raise SuiteError(f"{path}: [suite] key 'tasks' mixes synthetic tasks ({synthetic}) with eval tasks "
-                         f"({', '.join(evals)}); a suite uses one kind")
-    if "preference" not in raw:
-        raise SuiteError(f"{path}: eval tasks score models trained on preference data: add a [preference] table "
-                         "(format, path or hub)")
-    where = f"{path}: [preference]"
-    table = _checked(_table(raw["preference"], where), _PREFERENCE_KEYS, where)
+def _train_table(table: dict, name: str, where: str, suite_tasks: tuple[str, ...], path: Path,
+                 scores: tuple[str, ...] | None = None) -> TrainSpec:
+    """One training set: ``[train.NAME]`` (``scores`` listed) or the single ``[preference]`` table."""
+    table = dict(_checked(_table(table, where), _TRAIN_KEYS, where))
     if "format" not in table:
-        raise SuiteError(f"{where} is missing key 'format' (one of {', '.join(PREFERENCE_DATA.names())})")
-    _names([table["format"]], PREFERENCE_DATA, f"{where} key 'format'")
-    if "path" not in table and "hub" not in table:
-        raise SuiteError(f"{where} needs 'path' (a local file), 'hub' (a hub dataset id), or both (the file when "
-                         "it is there, beside the suite file or under --data-dir, else the hub)")
-    for key in ("n_heldout", "max_prompt_tokens", "max_response_tokens"):
-        if key in table and table[key] < (0 if key == "n_heldout" else 1):
-            raise SuiteError(f"{where} key {key!r} must be {'>= 0' if key == 'n_heldout' else 'positive'}, "
-                             f"got {table[key]}")
+        raise SuiteError(f"{where} is missing key 'format' (one of {', '.join(PREFERENCE_DATA.names())}, "
+                         f"or {SYNTHETIC!r} with key 'task')")
+    if table["format"] == SYNTHETIC:
+        if "task" not in table:
+            raise SuiteError(f"{where} key 'format' is {SYNTHETIC!r}: add key 'task' "
+                             f"(one of {', '.join(TASKS.names())})")
+        _names([table["task"]], TASKS, f"{where} key 'task'")
+        extra = sorted(set(table) & {"path", "hub", "hub_split", "hub_config", "hub_data_dir", "hub_format",
+                                     "max_prompt_tokens", "max_response_tokens"})
+        if extra:
+            raise SuiteError(f"{where}: a synthetic task's pairs have no {', '.join(extra)}")
+    else:
+        _names([table["format"]], PREFERENCE_DATA, f"{where} key 'format'")
+        if "task" in table:
+            raise SuiteError(f"{where} key 'task' goes with format = {SYNTHETIC!r}")
+        if "hub_format" in table:
+            _names([table["hub_format"]], PREFERENCE_DATA, f"{where} key 'hub_format'")
+        if "path" not in table and "hub" not in table:
+            raise SuiteError(f"{where} needs 'path' (a local file), 'hub' (a hub dataset id), or both (the file when "
+                             "it is there, beside the suite file or under --data-dir, else the hub)")
+    for key in ("n_heldout", "n_eval_pairs", "max_prompt_tokens", "max_response_tokens"):
+        low = 0 if key in ("n_heldout", "n_eval_pairs") else 1
+        if key in table and not low <= table[key] <= 10_000_000:
+            raise SuiteError(f"{where} key {key!r} must be {'>= 0' if low == 0 else 'positive'} (and at most "
+                             f"10,000,000), got {table[key]}")
+    if table.get("n_eval_pairs") and table["format"] == SYNTHETIC:
+        raise SuiteError(f"{where} key 'n_eval_pairs': a synthetic task's pairs have no evaluation block (score it "
+                         "with its own task)")
+    if scores is None:
+        if "scores" not in table:
+            raise SuiteError(f"{where} is missing key 'scores' (the eval tasks of [suite] tasks that score the "
+                             "models trained on this set)")
+        listed = table["scores"]
+        if not listed:
+            raise SuiteError(f"{where} key 'scores' is empty: name at least one of {', '.join(suite_tasks)}")
+        for i, task in enumerate(listed):
+            if task not in suite_tasks:
+                raise SuiteError(f"{where} key 'scores'[{i}]: {task!r} is not one of [suite] tasks "
+                                 f"({', '.join(suite_tasks)})")
+        if len(set(listed)) != len(listed):
+            raise SuiteError(f"{where} key 'scores' names a task twice: {listed}")
+        scores = tuple(listed)
+    elif "scores" in table:
+        raise SuiteError(f"{where}: [preference] scores every eval task; use [train.NAME] tables to choose")
+    table.pop("scores", None)
+    if PREFERENCE_TASK in scores and not table.get("n_eval_pairs"):
+        raise SuiteError(f"{where} scores {PREFERENCE_TASK!r}: set key 'n_eval_pairs' (how many pairs, after the "
+                         "held-out ones, are kept from training and scored)")
     if "path" in table:
-        table = {**table, "path": _relative(table["path"], path)}
-    preference = PreferenceSpec(**table)
+        table["path"] = _relative(table["path"], path)
+    return TrainSpec(name=name, scores=scores, **table)
+
+
+def _training_sets_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
+    """The suite's training sets and eval-task settings. A synthetic task with no set scoring it trains on
+    its own pairs (``Suite.__post_init__``); every other task must be scored by a set."""
+    evals = tuple(t for t in tasks if t not in TASKS)
+    if "preference" in raw and "train" in raw:
+        raise SuiteError(f"{path}: use either one [preference] table (it scores every eval task) or [train.NAME] "
+                         "tables, not both")
+    train: list[TrainSpec] = []
+    if "preference" in raw:
+        train.append(_train_table(raw["preference"], "preference", f"{path}: [preference]", tasks, path,
+                                  scores=evals))
+    for name, table in _table(raw.get("train", {}), f"{path}: [train]").items():
+        if not _SAFE_NAME.fullmatch(name):
+            raise SuiteError(f"{path}: [train.{name}]: a training set's name must be letters, digits, '-', '_' or "
+                             "'.' (it becomes part of file names)")
+        train.append(_train_table(table, name, f"{path}: [train.{name}]", tasks, path))
+    scored = {t for spec in train for t in spec.scores}
+    unscored = [t for t in evals if t not in scored]
+    if unscored:
+        where = "add a [preference] table (format, path or hub)" if not train else \
+            "name them in the 'scores' of a [train.NAME] table"
+        raise SuiteError(f"{path}: [suite] key 'tasks': {', '.join(unscored)} scored by no training set: eval tasks "
+                         f"score models trained on preference data; {where}")
     settings = []
     for name, spec in _table(raw.get("eval", {}), f"{path}: [eval]").items():
         where = f"{path}: [eval.{name}]"
         if name not in evals:
-            raise SuiteError(f"{where}: {name!r} is not one of the suite's tasks ({', '.join(evals)})")
+            raise SuiteError(f"{where}: {name!r} is not one of the suite's eval tasks ({', '.join(evals) or 'none'})")
         spec = _checked(_table(spec, where), {"data": str, "limit": int, "options": dict, "model_args": dict}, where)
         for key, value in spec.get("model_args", {}).items():
             if key not in _DLLM_MODEL_ARGS:
@@ -341,7 +429,10 @@ def _preference_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
                                         limit=spec.get("limit"),
                                         options=tuple(sorted(spec.get("options", {}).items())),
                                         model_args=tuple(sorted(spec.get("model_args", {}).items())))))
-    return preference, tuple(settings)
+    return tuple(train), tuple(settings)
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 # What a suite may set of the DLLM's lm-eval model per task (the sampler is the family's).

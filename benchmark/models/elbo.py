@@ -46,6 +46,10 @@ class EstimatorConfig:
     antithetic: bool = False
     form: Form = "exact_l"
     stratified: bool = True
+    # Coupled complementary masks (DiffuCoder): the n_t timesteps come in pairs (t, 1 - t) whose masks are
+    # complements, so every response token is masked exactly once per pair. Needs the continuous form (1 - t
+    # is uniform too, so each half stays an unbiased draw) and an even n_t.
+    coupled: bool = False
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -57,8 +61,16 @@ class EstimatorConfig:
                             f"the budget n = {self.n}")
         if self.form not in ("exact_l", "continuous"):
             raise ElboError(f"unknown ELBO form {self.form!r}; choose 'exact_l' or 'continuous'")
+        if self.coupled and (self.form != "continuous" or self.n_t % 2):
+            raise ElboError(f"coupled complementary masks need form 'continuous' and an even n_t, got form "
+                            f"{self.form!r}, n_t={self.n_t}")
 
     def draw(self, response_mask: torch.Tensor, generator: torch.Generator | None = None) -> ElboNoise:
+        if self.coupled:
+            half = sample_noise(response_mask, self.n_t // 2, self.n_yt, self.form, self.stratified, generator)
+            t = 1.0 / half.weights  # [n/2, b]
+            complement = ElboNoise(~half.masks & response_mask.unsqueeze(0), 1.0 / (1.0 - t).clamp(min=1e-3))
+            return ElboNoise(torch.cat([half.masks, complement.masks]), torch.cat([half.weights, complement.weights]))
         return sample_noise(response_mask, self.n_t, self.n_yt, self.form, self.stratified, generator)
 
     def draw_seeded(self, response_mask: torch.Tensor, seeds: list[int]) -> ElboNoise:

@@ -213,7 +213,7 @@ class SmolFamily(Family):
         if ctx.n_heldout > cfg.exclude_heldout:
             raise BenchmarkError(f"the smol family leaves out {cfg.exclude_heldout} held-out pairs of its data, "
                                  f"but the suite holds out {ctx.n_heldout}: the extra ones were trained on; "
-                                 f"lower [preference] n_heldout to at most {cfg.exclude_heldout}")
+                                 f"lower the training set's n_heldout + n_eval_pairs to at most {cfg.exclude_heldout}")
         cache = ctx.cache_dir
         ar_dir, dllm_init = smollm2_checkpoints(cfg.layers, cache)
         key = {"family": self.name, "recipe": asdict(cfg), "start": str(dllm_init.parent.name),
