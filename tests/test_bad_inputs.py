@@ -221,3 +221,112 @@ def test_reproduce_runs_twice_into_one_folder(micro_plugins, micro_pair, cache_d
     assert main(argv) == 0, capsys.readouterr().err[-2000:]
     assert (tmp_path / "vrpo-ablation.csv").read_text() == first, "the same seed gives the same table"
     assert not list((tmp_path / "micro").glob(".reproduce-*")), "no work folder left behind"
+
+
+# ----------------------------------------------------------------------------------------------- one row per bad input
+def _suite_file(tmp_path, suite: str = "", extra: str = "") -> list[str]:
+    """A valid one-task suite file on the micro family; ``suite`` lines replace [suite] keys."""
+    keys = {"name": '"mine"', "families": '["micro"]', "tasks": '["arith"]', "methods": '["base"]'}
+    for line in filter(None, suite.splitlines()):
+        key, value = line.split("=", 1)
+        keys[key.strip()] = value.strip()
+    body = "[suite]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()) + extra
+    path = tmp_path / "mine.toml"
+    path.write_text(body)
+    return ["--plugins", str(PLUGINS / "micro_suite.py"), "run", "--suite", str(path), "--out", str(tmp_path / "out")]
+
+
+def _eval_method(tmp_path, method: str) -> list[str]:
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"instruction": "hi", "output": "hello"}) + "\n")
+    base = tmp_path / "b.jsonl"
+    base.write_text(json.dumps({"instruction": "hi", "output": "hey"}) + "\n")
+    return ["eval", "--task", "alpacaeval", "--data", str(answers), "--set", f"answers={answers}", "--set",
+            f"base={base}", "--set", "judge=rule", "--method", method, "--out", str(tmp_path / "out")]
+
+
+def _compare_disjoint(tmp_path) -> list[str]:
+    for folder, task in (("a", "facts"), ("b", "listing")):
+        store = ResultStore(tmp_path / folder / "s")
+        for method in ("base", "m"):
+            key = CellKey("s", "f", method, task, 0)
+            store.write(key, {"cell": key.__dict__, "config_hash": "x", "main_metric": "score",
+                              "metrics": {"score": {"value": 50.0}}, "cost": {"align": {
+                                  "wall_s": 0, "forward_passes": 0, "tokens": 0}}},
+                        [{"prompt": "p", "scores": {"score": 0.5}}])
+    return ["compare", str(tmp_path / "a" / "s"), str(tmp_path / "b" / "s")]
+
+
+BAD_INPUTS = [  # (id, argv from tmp_path, message); each must exit 2 before work and write nothing outside --out
+    ("suite name escaping --out", lambda t: _suite_file(t, 'name = "../escaped"'),
+     r"\[suite\] key 'name'.*cannot name"),
+    ("empty suite name", lambda t: _suite_file(t, 'name = ""'), r"\[suite\] key 'name'.*cannot name a folder"),
+    ("method name escaping --out", lambda t: _eval_method(t, "../escaped"), r"method '../escaped' cannot name"),
+    ("empty methods list", lambda t: _suite_file(t, "methods = []"), r"key 'methods' is an empty list"),
+    ("empty families list", lambda t: _suite_file(t, "families = []"), r"key 'families' is an empty list"),
+    ("a task named twice", lambda t: _suite_file(t, 'tasks = ["arith", "arith"]'), r"key 'tasks' names an entry twice"),
+    ("NaN method setting", lambda t: _suite_file(t, extra="[methods.elbo-dpo]\nbeta = nan\n"),
+     r"\[methods.elbo-dpo\] key 'beta' must be a finite number"),
+    ("NaN budget", lambda t: _suite_file(t, extra="[budget]\nbeta = nan\n"),
+     r"\[budget\] key 'beta' must be a finite number"),
+    ("negative method setting", lambda t: _suite_file(t, extra="[methods.vrpo]\nn_t = -2\n"),
+     r"\[methods.vrpo\] key 'n_t' must not be negative"),
+    ("a held-out count that would hang", lambda t: _suite_file(t, "n_heldout = 100000000"),
+     r"key 'n_heldout' must be >= 0 \(and at most 10,000,000\)"),
+    ("--device cuda without a GPU", lambda t: ["run", "--device", "cuda", "--out", str(t / "out")], r"no CUDA device"),
+    ("compare of folders sharing no task", _compare_disjoint, r"share no task"),
+]
+
+
+@pytest.mark.parametrize("name,argv,message", BAD_INPUTS, ids=[r[0] for r in BAD_INPUTS])
+def test_bad_input_exits_2_before_work_and_writes_nothing_outside_out(tmp_path, capsys, name, argv, message):
+    import re
+
+    import torch
+
+    if "cuda" in name and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    args = argv(tmp_path)
+    before = sorted(p.name for p in tmp_path.parent.iterdir())
+    assert main(args) == 2, name
+    assert re.search(message, capsys.readouterr().err), (name, message)
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == before, "nothing written beside the test folder"
+    assert not list((tmp_path / "out").rglob("*.json")) if (tmp_path / "out").exists() else True
+
+
+def test_ctrl_c_exits_130_and_threads_are_capped(monkeypatch, capsys):
+    from benchmark.cli import set_threads
+    from benchmark.core.provenance import cores_available
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser_main = sys.modules["benchmark.cli"].main
+    import argparse
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", lambda self, argv=None: argparse.Namespace(
+        verbose=False, threads=1, plugins=[], handler=interrupted))
+    assert parser_main(["list"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert set_threads(4096) == cores_available()
+
+
+def test_no_load_may_run_or_ask_for_remote_code(tmp_path, monkeypatch):
+    import transformers
+
+    from benchmark.models.loading import load_model
+
+    seen = []
+    original = transformers.AutoConfig.from_pretrained
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("trust_remote_code"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", spy)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "custom-llm", "auto_map": {
+        "AutoConfig": "configuration_custom.CustomConfig"}}))
+    (tmp_path / "configuration_custom.py").write_text("raise SystemExit('remote code ran')\n")
+    with pytest.raises(ValueError, match="LAYOUT_OF_MODEL_TYPE"):
+        load_model(tmp_path, "dllm")
+    assert seen == [False]

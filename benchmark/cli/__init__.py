@@ -55,6 +55,10 @@ def set_threads(threads: int | None) -> int:
     """Fix the CPU thread count before any library starts its pools (torch is only imported if it already
     is, or later by the command itself, which then reads these variables)."""
     n = threads or cores_available()
+    if n > cores_available():
+        logging.getLogger(__name__).warning("--threads %d is more than the %d cores available to this process; "
+                                            "using %d", n, cores_available(), cores_available())
+        n = cores_available()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(n)
     os.environ["DLLM_BENCH_THREADS"] = str(n)
@@ -84,3 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchmarkError, RegistryError, PluginError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was stored stays; a rerun resumes
+        print("interrupted (stored cells are kept; rerun the same command to resume)", file=sys.stderr)
+        return 130

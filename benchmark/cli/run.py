@@ -61,6 +61,13 @@ def main(args) -> int:
     if args.max_retries < 0:
         print(f"error: --max-retries must be >= 0, got {args.max_retries}", file=sys.stderr)
         return 2
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda: this machine has no CUDA device (torch.cuda.is_available() is False); "
+                  "use --device auto or cpu", file=sys.stderr)
+            return 2
     if args.dry_run and args.suite not in ("paper", "paper-mini"):
         print("error: --dry-run is only meaningful for --suite paper (tiny runs offline in minutes)", file=sys.stderr)
         return 2

@@ -203,6 +203,16 @@ def _umask() -> int:
 RECORD_FIELDS = ("cell", "metrics", "main_metric", "cost")
 
 
+def safe_name(name: str, what: str) -> str:
+    """The one rule for a name that becomes a path component (a suite, family, method, task or training set):
+    a non-empty single component, so nothing is written outside the result folder."""
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0") \
+            or name != name.strip() or name.startswith("."):
+        raise BenchmarkError(f"{what} {name!r} cannot name a folder: use a non-empty name without '/', '\\', a "
+                             "leading '.' or surrounding spaces")
+    return name
+
+
 @dataclass(frozen=True)
 class CellKey:
     suite: str
@@ -210,6 +220,12 @@ class CellKey:
     method: str
     task: str
     seed: int
+
+    def __post_init__(self) -> None:
+        for what in ("suite", "family", "method", "task"):
+            safe_name(getattr(self, what), what)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise BenchmarkError(f"seed {self.seed!r} must be a non-negative integer")
 
     def label(self) -> str:
         return f"{self.family}/{self.method}/{self.task}/seed{self.seed}"
@@ -220,7 +236,10 @@ class ResultStore:
         self.root = Path(root)
 
     def record_path(self, key: CellKey) -> Path:
-        return self.root / "cells" / key.family / key.method / key.task / f"seed{key.seed}.json"
+        path = self.root / "cells" / key.family / key.method / key.task / f"seed{key.seed}.json"
+        if not path.resolve().is_relative_to(self.root.resolve()):  # a link inside the folder pointing out
+            raise BenchmarkError(f"{path} resolves outside the result folder {self.root}: refusing to write there")
+        return path
 
     def samples_path(self, key: CellKey) -> Path:
         return self.record_path(key).with_suffix(".samples.jsonl")

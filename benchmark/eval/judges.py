@@ -213,7 +213,7 @@ class RewardModelJudge(Judge):
         if not (self.path / "config.json").is_file():
             raise BenchmarkError(f"judge 'reward-model': {self.path} is not a model folder (no config.json)")
         self.tokenizer = load_tokenizer(self.path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.path).eval()
+        self.model = AutoModelForSequenceClassification.from_pretrained(self.path, trust_remote_code=False).eval()
 
     def _reward(self, prompt: str, answer: str) -> float:
         import torch

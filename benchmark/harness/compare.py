@@ -63,8 +63,14 @@ def compare(a: Path, b: Path, suite: str | None = None) -> Comparison:
     ba, bb = build_leaderboard(ra), build_leaderboard(rb)
     if ba.empty or bb.empty:
         raise BenchmarkError(f"{ra if ba.empty else rb}: no results to compare")
-    tasks = [t for t in tasks_of(ba) if t in set(tasks_of(bb))] + ["average"]
+    common = [t for t in tasks_of(ba) if t in set(tasks_of(bb))]
+    if not common:  # comparing nothing is not agreement
+        raise BenchmarkError(f"{ra} and {rb} share no task ({', '.join(tasks_of(ba))} vs {', '.join(tasks_of(bb))}): "
+                             "nothing to compare")
+    tasks = common + ["average"]
     ia, ib = ba.set_index(["family", "method"]), bb.set_index(["family", "method"])
+    if not [k for k in ia.index if k in ib.index]:
+        raise BenchmarkError(f"{ra} and {rb} share no (family, method) row: nothing to compare")
     rows = []
     for key in [k for k in ia.index if k in ib.index]:
         x, y = ia.loc[key], ib.loc[key]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from benchmark.core.api import Budget, SamplerSettings
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.preference_data import PREFERENCE_DATA
 from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, SUITES, TASKS, register_suite
+from benchmark.core.store import safe_name
 from benchmark.models.checkpoints import CheckpointFamily, CheckpointSpec
 
 
@@ -162,6 +164,8 @@ def _check_type(value, want, where: str) -> None:
     if not ok:
         kind = "a number" if want is float else "a list of names" if want is list else want.__name__
         raise SuiteError(f"{where} must be {kind}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SuiteError(f"{where} must be a finite number, got {value!r}")
 
 
 def _unknown(key: str, known, where: str) -> SuiteError:
@@ -211,8 +215,18 @@ def load_suite_file(path: str | Path) -> Suite:
         if key not in spec:
             raise SuiteError(f"{path}: [suite] is missing key {key!r}")
     for key in ("n_eval", "n_heldout"):
-        if key in spec and spec[key] < 0:
-            raise SuiteError(f"{path}: [suite] key {key!r} must be >= 0, got {spec[key]}")
+        if key in spec and not 0 <= spec[key] <= 10_000_000:
+            raise SuiteError(f"{path}: [suite] key {key!r} must be >= 0 (and at most 10,000,000), got {spec[key]}")
+    for key in ("families", "tasks", "methods"):
+        if key in spec and not spec[key]:
+            raise SuiteError(f"{path}: [suite] key {key!r} is an empty list: name at least one"
+                             + (" (or leave the key out for every registered method)" if key == "methods" else ""))
+        if key in spec and len(set(map(str, spec[key]))) != len(spec[key]):
+            raise SuiteError(f"{path}: [suite] key {key!r} names an entry twice: {spec[key]}")
+    try:
+        safe_name(spec["name"], "suite name")
+    except BenchmarkError as exc:
+        raise SuiteError(f"{path}: [suite] key 'name': {exc}") from exc
     families = _names(spec["families"], FAMILIES, f"{path}: [suite] key 'families'")
     tasks = _names(spec["tasks"], _AnyTask(), f"{path}: [suite] key 'tasks'")
     methods = _names(spec["methods"], METHODS, f"{path}: [suite] key 'methods'") if "methods" in spec else None
@@ -245,6 +259,14 @@ def load_suite_file(path: str | Path) -> Suite:
                     isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)):
                 raise SuiteError(f"{path}: [methods.{name}] key {key!r} must be {type(default).__name__} "
                                  f"(its default is {default!r}), got {type(value).__name__} {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SuiteError(f"{path}: [methods.{name}] key {key!r} must be a finite number, got {value!r}")
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise SuiteError(f"{path}: [methods.{name}] key {key!r} must not be negative, got {value!r}")
+        try:  # the method's own checks (a Config's __post_init__), at read time rather than mid-training
+            METHODS.get(name).Config(**table)
+        except (TypeError, ValueError) as exc:
+            raise SuiteError(f"{path}: [methods.{name}]: {exc}") from exc
         settings.append((name, tuple(sorted(table.items()))))
     resources = raw.get("resources", {})
     if not isinstance(resources, dict):
@@ -256,8 +278,6 @@ def load_suite_file(path: str | Path) -> Suite:
         if value < 0 or (key == "cpus_per_cell" and value == 0):
             raise SuiteError(f"{path}: [resources] key {key!r} must be {'positive' if key[0] == 'c' else '>= 0'}, "
                              f"got {value}")
-    if len(set(tasks)) != len(tasks):
-        raise SuiteError(f"{path}: [suite] key 'tasks' names a task twice: {list(tasks)}")
     train, eval_settings = _training_sets_and_eval(raw, tasks, path)
     return Suite(name=spec["name"], description=spec.get("description", ""), families=families, tasks=tasks,
                  methods=methods, budget=budget, n_eval=spec.get("n_eval", 48), n_heldout=spec.get("n_heldout", 64),

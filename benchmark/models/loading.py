@@ -22,7 +22,7 @@ def load_tokenizer(path: str | Path):
         if "auto_map" in cfg and (Path(path) / "tokenizer.json").is_file():
             # A custom tokenizer class that needs remote code (Dream's): its tokenizer.json is complete.
             return PreTrainedTokenizerFast.from_pretrained(path)
-    return AutoTokenizer.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=False)  # never run a folder's code, never ask
 
 
 # Released DLLMs whose config names a custom model type (loaded with remote code upstream) but whose
@@ -50,7 +50,7 @@ def _config(path: Path):
     layout, _ = LAYOUT_OF_MODEL_TYPE.get(str(raw.get("model_type", "")).lower(), (None, None))
     if layout is None:
         try:
-            return AutoConfig.from_pretrained(path)
+            return AutoConfig.from_pretrained(path, trust_remote_code=False)
         except (ValueError, KeyError) as exc:
             raise ValueError(f"{path / 'config.json'}: field 'model_type' is {raw.get('model_type')!r}, which "
                              f"transformers does not know and which has no layout in LAYOUT_OF_MODEL_TYPE "
@@ -73,7 +73,8 @@ def load_model(path: str | Path, kind: str, dtype=None, block_attention: int | N
     if kind not in ("ar", "dllm"):
         raise ValueError(f"model kind must be 'ar' or 'dllm', got {kind!r}")
     config.is_causal = kind == "ar"  # explicit both ways: a saved DLLM config carries is_causal = false
-    model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype or torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype or torch.float32,
+                                                 trust_remote_code=False)
     if block_attention is None and kind == "dllm":
         block_attention = default_block_attention(path)
     if block_attention is not None and kind == "dllm":

@@ -180,7 +180,7 @@ def adapt(cfg: SmolConfig, ar_dir: Path, dllm_init: Path, origin: PreferenceOrig
     model.to("cpu").save_pretrained(out)
     tok.save_pretrained(out)
     model = None  # freed before the AR model is loaded
-    ar = AutoModelForCausalLM.from_pretrained(ar_dir, dtype=torch.float32).to(device).eval()
+    ar = AutoModelForCausalLM.from_pretrained(ar_dir, dtype=torch.float32, trust_remote_code=False).to(device).eval()
     ar_acc = ar_next_token_accuracy(ar, load_tokenizer(ar_dir), held, device)
     tail = losses[-20:]
     return {"recipe": asdict(cfg), "data": {"source": origin.describe(), **counts},
