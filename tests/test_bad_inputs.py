@@ -330,3 +330,63 @@ def test_no_load_may_run_or_ask_for_remote_code(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="LAYOUT_OF_MODEL_TYPE"):
         load_model(tmp_path, "dllm")
     assert seen == [False]
+
+
+def test_outputs_that_are_or_hold_an_input_are_refused_and_nothing_is_removed(micro_pair, tmp_path, capsys):
+    student = tmp_path / "student"
+    shutil.copytree(micro_pair.dllm_path, student)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for out in (tmp_path, student / "merged", student):  # the parent of both inputs, inside one, the input
+        argv = ["transfer", "--student", str(student), "--lora", str(adapter), "--gamma", "1", "--out", str(out),
+                "--overwrite"]
+        assert main(argv) == 2, out
+        assert "--out" in capsys.readouterr().err
+    assert notes.read_text() == "keep me" and (student / "config.json").is_file() and adapter.is_dir()
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"instruction": "hi"}) + "\n")
+    assert main(["eval", "--prompts", str(prompts), "--answers-out", str(prompts), "--model-dir",
+                 str(micro_pair.dllm_path)]) == 2
+    assert "--answers-out" in capsys.readouterr().err and prompts.read_text().startswith('{"instruction"')
+
+
+def test_a_shard_name_outside_the_checkpoint_is_refused(micro_pair, tmp_path):
+    from benchmark.align.checkpoint import Checkpoint, TransferError
+
+    student = tmp_path / "student"
+    shutil.copytree(micro_pair.dllm_path, student)
+    (student / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"x": "../evil.safetensors"}}))
+    with pytest.raises(TransferError, match="not a file name inside the checkpoint folder"):
+        Checkpoint(student)
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([{"question": "q1", "answer": "so #### four"}], "must end in '#### <number>', got '#### four'"),
+    ([{"question": "q1", "answer": "#### 4"}, {"question": "q1", "answer": "#### 5"}], "twice with different"),
+])
+def test_gsm8k_rows_whose_gold_cannot_score_are_refused(tmp_path, rows, message):
+    from benchmark.core.data import DataError
+    from benchmark.core.registry import EVAL_TASKS
+    from benchmark.eval.eval_task import EvalRun
+
+    path = tmp_path / "g.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=message):
+        EVAL_TASKS.get("gsm8k")().load(EvalRun(data=path))
+
+
+def test_weights_retrained_in_place_are_not_served_from_a_stored_cell(micro_pair, tmp_path):
+    from benchmark.harness.cells import _model_fingerprint
+
+    model = tmp_path / "m"
+    shutil.copytree(micro_pair.dllm_path, model)
+    before = _model_fingerprint(model)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-4:] = bytes(4)  # same header and size, other values
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    assert _model_fingerprint(model) != before

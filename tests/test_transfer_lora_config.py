@@ -62,5 +62,29 @@ def test_a_config_rank_that_differs_from_the_tensors_is_refused(micro_pair, tmp_
 def test_rank_zero_is_an_error_not_a_division_by_zero(micro_pair, tmp_path):
     _adapter(micro_pair, tmp_path / "adapter")
     _edit_config(tmp_path / "adapter", r=0)
-    with pytest.raises(TransferError, match="r is 0"):
+    with pytest.raises(TransferError, match="field .r. must be a positive finite number, got 0"):
+        lora_task_vector(tmp_path / "adapter")
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("lora_alpha", float("nan"), "field 'lora_alpha' must be a positive finite number"),
+    ("fan_in_fan_out", True, "field 'fan_in_fan_out' is true"),
+    ("modules_to_save", ["lm_head"], "field 'modules_to_save'"),
+])
+def test_lora_variants_peft_merges_otherwise_are_refused_with_the_field(micro_pair, tmp_path, field, value, message):
+    _adapter(micro_pair, tmp_path / "adapter")
+    _edit_config(tmp_path / "adapter", **{field: value})
+    with pytest.raises(TransferError, match=message):
+        lora_task_vector(tmp_path / "adapter")
+
+
+def test_lora_on_embeddings_is_refused(micro_pair, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    _adapter(micro_pair, tmp_path / "adapter")
+    path = tmp_path / "adapter" / "adapter_model.safetensors"
+    tensors = load_file(path)
+    tensors["base_model.model.model.embed_tokens.lora_embedding_A"] = torch.zeros(8, 4)
+    save_file(tensors, path)
+    with pytest.raises(TransferError, match="LoRA on embeddings"):
         lora_task_vector(tmp_path / "adapter")

@@ -20,7 +20,7 @@ from benchmark.core.api import SamplerSettings
 from benchmark.core.cost import CostMeter
 from benchmark.core.preference_data import PREFERENCE_DATA, load_preference_data
 from benchmark.core.registry import TASKS
-from benchmark.core.store import atomic_write_text
+from benchmark.core.store import atomic_write_text, refuse_overlap
 from benchmark.models.batching import diffusion_batch
 from benchmark.models.generation import decode
 from benchmark.models.loading import load_tokenizer
@@ -42,6 +42,8 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
         raise TransferError("give either --lora ADAPTER_DIR or both --aligned DIR and --base DIR")
     if lora is None and (aligned is None or base is None):
         raise TransferError("a full task vector needs both --aligned DIR and --base DIR")
+    refuse_overlap(out, "--out", {"--student": student, "--lora": lora, "--aligned": aligned, "--base": base,
+                                  "--pairs": pairs})
     if Path(out).exists() and not overwrite:  # fail before any expensive work
         raise TransferError(f"{out} exists; pass --overwrite to replace it")
     PREFERENCE_DATA.get(pairs_format)  # an unknown format fails before any work

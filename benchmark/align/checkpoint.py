@@ -42,6 +42,9 @@ class Checkpoint:
                 raise TransferError(f"{index}: missing or empty field 'weight_map'")
             self.shards: dict[str, list[str]] = {}
             for name, shard in weight_map.items():
+                if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", ".."):
+                    raise TransferError(f"{index}: field 'weight_map' maps {name!r} to {shard!r}, which is not a "
+                                        "file name inside the checkpoint folder")
                 self.shards.setdefault(shard, []).append(name)
             missing = [s for s in self.shards if not (self.path / s).is_file()]
             if missing:
@@ -90,8 +93,12 @@ class Checkpoint:
 
 
 def fingerprint(path: Path) -> str:
+    """A cheap digest of a safetensors file: its header (names, dtypes, shapes, offsets), size and modification
+    time. Weights retrained in place keep their header and size but not their mtime, so a cell scored on them
+    is not served as current (a copy made without keeping mtimes is scored again: the safe side)."""
     with path.open("rb") as fh:
         raw = fh.read(8)
         header_len = struct.unpack("<Q", raw)[0] if len(raw) == 8 else 0
         header = fh.read(min(header_len, 100_000_000))
-    return hashlib.sha256(raw + header + str(path.stat().st_size).encode()).hexdigest()[:16]
+    stat = path.stat()
+    return hashlib.sha256(raw + header + f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]

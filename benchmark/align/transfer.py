@@ -37,8 +37,10 @@ from tqdm.auto import tqdm
 
 from benchmark.align import shard_rewrite
 from benchmark.align.checkpoint import PICKLE_SUFFIXES, Checkpoint, TransferError, fingerprint
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.provenance import git_revision, hardware, package_versions
 from benchmark.core.registry import Registry
+from benchmark.core.store import refuse_overlap
 
 __all__ = ["Checkpoint", "Gammas", "TaskVector", "TransferError", "full_task_vector", "lora_task_vector",
            "merge_task_vector"]
@@ -129,6 +131,15 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
     for key in ("r", "lora_alpha"):
         if not isinstance(cfg.get(key), int | float) or isinstance(cfg.get(key), bool):
             raise TransferError(f"{cfg_file}: field {key!r} is missing or not a number")
+        if not math.isfinite(cfg[key]) or cfg[key] <= 0:
+            raise TransferError(f"{cfg_file}: field {key!r} must be a positive finite number, got {cfg[key]!r}")
+    # What peft merges otherwise than B @ A * scale added to a weight: refused rather than merged wrong.
+    if cfg.get("fan_in_fan_out"):
+        raise TransferError(f"{cfg_file}: field 'fan_in_fan_out' is true (Conv1D weights stored transposed, GPT-2 "
+                            "style); this merge adds B @ A to [out, in] weights and does not support it")
+    if cfg.get("modules_to_save"):
+        raise TransferError(f"{cfg_file}: field 'modules_to_save' is {cfg['modules_to_save']!r}: the adapter carries "
+                            "whole trained modules, which replace the base's rather than add a delta; not supported")
     if cfg.get("use_dora"):
         raise TransferError(f"{cfg_file}: field 'use_dora' is true; a DoRA adapter rescales each weight's column "
                             "norms, which is not a task vector (B @ A) and is not supported")
@@ -141,6 +152,14 @@ def lora_task_vector(adapter_dir: str | Path, profile: str = "identity") -> Task
             raise TransferError(f"{cfg_file}: field {key!r} must map module patterns to numbers")
     rslora = bool(cfg.get("use_rslora"))
     tensors = _load_safetensors(weights, load_file)
+    embedding = sorted(n for n in tensors if "lora_embedding_" in n)
+    if embedding:
+        raise TransferError(f"{weights}: LoRA on embeddings ({embedding[0]}, ...): peft merges lora_embedding_A/B "
+                            "transposed; not supported by this merge")
+    saved = sorted(n for n in tensors if ".modules_to_save." in n)
+    if saved:
+        raise TransferError(f"{weights}: holds whole trained modules ({saved[0]}, ...; modules_to_save), which "
+                            "replace the base's rather than add a delta; not supported")
     if any(".lora_magnitude_vector" in n for n in tensors):
         raise TransferError(f"{weights}: holds DoRA magnitude vectors (lora_magnitude_vector); DoRA is not supported")
     bad = sorted(n for n, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all())
@@ -379,6 +398,10 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
         raise TransferError(f"{out_dir} exists; pass overwrite=True (--overwrite) to replace it")
     if out_dir.resolve() == student_dir.resolve():
         raise TransferError(f"{out_dir} is the student folder: the inputs are never modified")
+    try:
+        refuse_overlap(out_dir, "--out", {"--student": student_dir})
+    except BenchmarkError as exc:
+        raise TransferError(str(exc)) from exc
     student = Checkpoint(student_dir)
     notes: list[str] = []
     merge, skipped = check_compatible(student, delta, teacher_config, allow_partial, notes)

@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmark.cli._common import add_checkpoint, model_args, names, positive
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.registry import EVAL_TASKS
-from benchmark.core.store import check_output_dir, check_output_file, dumps
+from benchmark.core.store import check_output_dir, check_output_file, dumps, refuse_overlap
 from benchmark.eval.eval_task import EvalRun, HubSource
 from benchmark.eval.judges import make_judge
 from benchmark.eval.loaders import load_answers, pair_answers
@@ -140,6 +140,7 @@ def write_answers(args, settings: dict) -> int:
 
     if args.model_dir is None or args.answers_out is None:
         raise BenchmarkError("--prompts needs --model-dir (the checkpoint) and --answers-out (the jsonl to write)")
+    refuse_overlap(args.answers_out, "--answers-out", {"--prompts": args.prompts, "--model-dir": args.model_dir})
     n = generate_answers_file(args.model_dir, args.kind, args.prompts, args.answers_out, args.max_new_tokens,
                               args.limit, settings=settings)
     print(f"wrote {n} answers to {args.answers_out}")

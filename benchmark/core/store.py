@@ -178,6 +178,19 @@ def check_output_file(path: str | Path, flag: str) -> Path:
     return path
 
 
+def refuse_overlap(out: str | Path, out_flag: str, inputs: dict[str, str | Path | None]) -> None:
+    """An output that is, contains or sits inside one of the command's inputs is refused before any work:
+    writing it (or clearing it to write) would destroy or pollute that input."""
+    target = Path(out).resolve()
+    for flag, path in inputs.items():
+        if path is None:
+            continue
+        source = Path(path).resolve()
+        if target == source or source.is_relative_to(target) or target.is_relative_to(source):
+            how = "is" if target == source else "contains" if source.is_relative_to(target) else "is inside"
+            raise BenchmarkError(f"{out_flag} {out} {how} the input {flag} {path}: write the output elsewhere")
+
+
 def finite_json(obj):
     """``obj`` with every NaN or infinity replaced by None: JSON has no NaN, and a reader must not meet one."""
     if isinstance(obj, float):

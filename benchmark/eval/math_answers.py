@@ -162,7 +162,20 @@ class FinalAnswerTask(EvalTask):
             if "####" not in answer:
                 raise DataError(f"{where}: field 'answer' of a GSM8K row must end in '#### <number>'")
             answer = answer.rsplit("####", 1)[1].strip()
+            if not re.fullmatch(r"-?[0-9][0-9,]*(\.[0-9]+)?", answer):
+                raise DataError(f"{where}: field 'answer' of a GSM8K row must end in '#### <number>', got "
+                                f"'#### {answer}'")
         return question, answer
+
+    def load(self, run: EvalRun) -> list[tuple[str, str]]:
+        """The rows, with a question asked twice refused when its gold answers differ (one would score wrong)."""
+        items = super().load(run)
+        gold: dict[str, str] = {}
+        for question, answer in items:
+            if gold.setdefault(question, answer) != answer:
+                raise DataError(f"{run.data or (run.hub or self.hub).id}: the question {question[:60]!r} appears "
+                                f"twice with different answers ({gold[question]!r} and {answer!r})")
+        return items
 
     def evaluate(self, lm, items: list[tuple[str, str]], run: EvalRun) -> tuple[dict[str, dict], list[dict]]:
         o = run.options
