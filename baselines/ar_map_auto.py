@@ -5,7 +5,7 @@ Run: ``python -m benchmark run --methods base,ar-map,ar-map-auto``
 References:
     - AR-MAP, arXiv 2602.02178: "gamma is determined by reward accuracy".
 
-The same teacher and transfer as ``ar-map``; gamma is swept (coarse 0.25..8, then fine around the best)
+The same teacher and transfer as ``ar-map``; gamma is swept (1, 2, 4, 6, 8, then the best +-1: <= 7 points)
 and the one whose merged DLLM best ranks chosen over rejected, by ELBO implicit reward against the
 unmerged DLLM, is kept. The curve is stored in each cell's record (``info.gamma_curve``).
 """

@@ -7,7 +7,10 @@ Reward accuracy of a merged DLLM on held-out preference pairs: the fraction of p
 reward margin, [B_merged(y_w) - B_student(y_w)] - [B_merged(y_l) - B_student(y_l)] with ELBO estimates
 B, is positive (ties count 1/2). Every gamma is scored with the same noise (common random numbers) and
 antithetic sharing between merged and unmerged model, so the curve compares gammas, not noise, and the
-unmerged model's ELBOs are computed once. The sweep is coarse, then fine around the best.
+unmerged model's ELBOs are computed once. The sweep follows the paper's two phases: gamma = 1 (the
+teacher's own scale) and 2, 4, 6, 8 (steps of 2), then the best +-1: at most 7 points. Each point records
+its reward accuracy and mean margin with their standard errors over the pairs, so two gammas whose
+accuracies differ by less than the noise of the held-out set are not read as different.
 
 Ties are common: to first order the margin is gamma times a fixed directional derivative, so its sign,
 and the accuracy, do not depend on gamma until the merge leaves the linear regime. Among equally
@@ -31,8 +34,8 @@ from benchmark.models.elbo import EstimatorConfig, elbo
 from benchmark.models.loading import load_model
 
 log = logging.getLogger(__name__)
-COARSE = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-FINE = (0.7, 0.85, 1.2, 1.4)
+COARSE = (1.0, 2.0, 4.0, 6.0, 8.0)  # phase 1: the teacher's scale, then steps of 2
+FINE = (-1.0, 1.0)  # phase 2: the best +- 1 (additive; gammas <= 0 are skipped)
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,28 @@ class GammaPoint:
     gamma: float
     reward_accuracy: float
     task_score: float | None = None
+    reward_accuracy_se: float | None = None  # standard error over the held-out pairs
+    margin: float | None = None  # mean implicit reward margin (nats, beta = 1)
+    margin_se: float | None = None
+
+
+def _margins(b_merged: torch.Tensor, b_student: torch.Tensor) -> torch.Tensor:
+    b = b_merged.shape[0] // 2
+    return (b_merged[:b] - b_student[:b]) - (b_merged[b:] - b_student[b:])
 
 
 def reward_accuracy(b_merged: torch.Tensor, b_student: torch.Tensor) -> float:
     """ELBOs [2b] of chosen rows [0, b) then rejected rows [b, 2b) -> fraction of positive margins."""
-    b = b_merged.shape[0] // 2
-    s = (b_merged[:b] - b_student[:b]) - (b_merged[b:] - b_student[b:])
+    s = _margins(b_merged, b_student)
     return ((s > 0).float() + 0.5 * (s == 0).float()).mean().item()
+
+
+def _point(gamma: float, b_merged: torch.Tensor, b_student: torch.Tensor, task_score) -> GammaPoint:
+    s = _margins(b_merged, b_student).double()
+    wins = (s > 0).double() + 0.5 * (s == 0).double()
+    n = len(s)
+    se = (lambda x: float(x.std(unbiased=True) / math.sqrt(n)) if n > 1 else float("nan"))  # noqa: E731
+    return GammaPoint(gamma, float(wins.mean()), task_score, se(wins), float(s.mean()), se(s))
 
 
 def sweep_gamma(student_dir: Path, delta: TaskVector, batch: SequenceBatch, mask_token_id: int, shift: bool,
@@ -70,16 +88,18 @@ def sweep_gamma(student_dir: Path, delta: TaskVector, batch: SequenceBatch, mask
         with torch.no_grad():
             for name, w in base.items():
                 params[name].copy_((w.float() + gamma * deltas[name]).to(w.dtype))
-            acc = reward_accuracy(elbo(merged, batch, noise, mask_token_id, shift, max_rows=512), b_student)
+            b_merged = elbo(merged, batch, noise, mask_token_id, shift, max_rows=512)
         extra = task_score(merged, gamma) if task_score else None
-        curve[gamma] = GammaPoint(gamma, acc, extra)
-        log.info("gamma %.3g: reward accuracy %.3f%s", gamma, acc, "" if extra is None else f", task {extra:.1f}")
+        curve[gamma] = point = _point(gamma, b_merged, b_student, extra)
+        log.info("gamma %.3g: reward accuracy %.3f +- %.3f, margin %.3g%s", gamma, point.reward_accuracy,
+                 point.reward_accuracy_se, point.margin, "" if extra is None else f", task {extra:.1f}")
 
     for g in coarse:
         score(g)
     best = max(sorted(curve), key=lambda g: (curve[g].reward_accuracy, -abs(math.log(g))))
-    for f in fine:
-        score(best * f)
+    for step in fine:
+        if best + step > 0:
+            score(best + step)
     points = [curve[g] for g in sorted(curve)]
     best = max(points, key=lambda p: (p.reward_accuracy, -abs(math.log(p.gamma)))).gamma
     return best, points
