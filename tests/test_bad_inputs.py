@@ -105,6 +105,8 @@ def test_stale_build_folders_are_removed_and_live_ones_kept(micro_plugins, micro
     copy = tmp_path / "cache"
     shutil.copytree(cache_dir, copy)
     families = copy / "families"
+    for built in families.glob("micro-*"):  # whatever earlier tests built: this prepare must build
+        shutil.rmtree(built)
     dead = families / ".build-dead"
     dead.mkdir()
     (dead / ".owner").write_text(f"{os.uname().nodename} 999999999\n")  # no such process
@@ -207,8 +209,9 @@ def test_run_prints_only_the_table_on_stdout(micro_plugins, micro_pair, cache_di
 
 
 def test_an_unknown_pairs_format_fails_before_any_work(tmp_path, capsys):
-    assert main(["transfer", "--student", str(tmp_path), "--lora", str(tmp_path), "--gamma", "auto", "--pairs",
-                 str(tmp_path / "p.jsonl"), "--pairs-format", "hh", "--out", str(tmp_path / "out")]) == 2
+    (tmp_path / "in").mkdir()
+    assert main(["transfer", "--student", str(tmp_path / "in"), "--lora", str(tmp_path / "in"), "--gamma", "auto",
+                 "--pairs", str(tmp_path / "p.jsonl"), "--pairs-format", "hh", "--out", str(tmp_path / "out")]) == 2
     assert "unknown preference data format 'hh'" in capsys.readouterr().err
 
 

@@ -11,7 +11,6 @@ paired bootstrap reads), cost, versions, git revision, hardware.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -21,7 +20,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmark.align.checkpoint import fingerprint
+from benchmark.align.checkpoint import Checkpoint
 from benchmark.core.api import REFERENCE_METHOD, AlignContext, AlignedModel
 from benchmark.core.cost import CostMeter
 from benchmark.core.errors import BenchmarkError
@@ -214,14 +213,10 @@ def _refuse_replacing(store: ResultStore, key: CellKey, config: dict) -> None:
 
 
 def _model_fingerprint(model_dir: Path) -> str:
-    """Config and weight headers (not the weights: hashing GBs would cost as much as the evaluation)."""
-    digest = hashlib.sha256()
-    for f in sorted(Path(model_dir).iterdir()):
-        if f.suffix == ".safetensors":
-            digest.update(f.name.encode() + fingerprint(f).encode())
-        elif f.name == "config.json":
-            digest.update(f.read_bytes())
-    return digest.hexdigest()[:16]
+    """The weights' fingerprint (shard headers, sizes, mtimes: not the data, whose hash costs as much as the
+    evaluation) and the config."""
+    return config_hash({"weights": Checkpoint(model_dir).fingerprint(),
+                        "config": file_sha256(Path(model_dir) / "config.json")})
 
 
 def score_checkpoint(task_name: str, model_dir: Path | None, kind: str, run: EvalRun, store_root: Path,

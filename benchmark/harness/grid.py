@@ -73,35 +73,17 @@ class Unit:
         return f"{self.family}/{self.method}/{self.train}/seed{self.seed}"
 
 
-def resolve(names: list[str] | None, default: list[str], registry, flag: str) -> list[str]:
+def resolve(names: list[str] | None, default: list[str], choices: list[str], kind: str, flag: str) -> list[str]:
     """Validate all names at once so one message lists every unknown one."""
     names = list(default) if names is None else names
-    unknown = [n for n in names if n not in registry]
+    unknown = [n for n in names if n not in choices]
     if unknown:
-        described = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, registry.names(), n=1)
-            described.append(repr(name) + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise RegistryError(f"{flag}: unknown {registry.kind}(s) {', '.join(described)}; "
-                            f"choices: {', '.join(registry.names())}")
+        described = [repr(n) + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(n, choices, n=1))
+                     for n in unknown]
+        raise RegistryError(f"{flag}: unknown {kind}(s) {', '.join(described)}; choices: {', '.join(choices)}")
     if not names:
-        raise RegistryError(f"{flag}: no {registry.kind}s selected")
+        raise RegistryError(f"{flag}: no {kind}s selected")
     return names
-
-
-class _SuiteTasks:
-    """The suite's tasks as a registry for ``resolve`` (``--tasks`` picks among them)."""
-
-    kind = "task"
-
-    def __init__(self, suite) -> None:
-        self._names = list(suite.tasks)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._names
-
-    def names(self) -> list[str]:
-        return self._names
 
 
 def eval_task(name: str) -> EvalTask:
@@ -194,8 +176,9 @@ def plan_run(cfg: RunConfig) -> RunPlan:
     """Validate the selection against the registries and the suite, and find every file the suite names
     (an error names the file, table and key); nothing runs yet."""
     suite = get_suite(cfg.suite)
-    method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS, "--methods")
-    task_names = resolve(cfg.tasks, list(suite.tasks), _SuiteTasks(suite), "--tasks")
+    method_names = resolve(cfg.methods, list(suite.methods or METHODS.names()), METHODS.names(), "method",
+                           "--methods")
+    task_names = resolve(cfg.tasks, list(suite.tasks), list(suite.tasks), "task", "--tasks")
     method_names = [REFERENCE_METHOD] + [m for m in method_names if m != REFERENCE_METHOD]
     methods: dict[str, Method] = {
         n: METHODS.get(n)(cfg.method_configs.get(n) or suite.method_config(METHODS.get(n))) for n in method_names}

@@ -204,13 +204,9 @@ def load_suite_file(path: str | Path) -> Suite:
             raise SuiteError(f"{path}: unknown table [{table}]; known: [suite], [budget], [methods.NAME], "
                              "[resources], [families.NAME], [preference], [train.NAME], [eval.TASK]")
     _register_checkpoint_families(raw.get("families", {}), path)
-    spec = raw.get("suite")
-    if not isinstance(spec, dict):
+    if not isinstance(raw.get("suite"), dict):
         raise SuiteError(f"{path}: missing table [suite]")
-    for key, value in spec.items():
-        if key not in _SUITE_KEYS:
-            raise _unknown(key, _SUITE_KEYS, f"{path}: [suite]")
-        _check_type(value, _SUITE_KEYS[key], f"{path}: [suite] key {key!r}")
+    spec = _checked(raw["suite"], _SUITE_KEYS, f"{path}: [suite]")
     for key in _REQUIRED:
         if key not in spec:
             raise SuiteError(f"{path}: [suite] is missing key {key!r}")
@@ -230,18 +226,12 @@ def load_suite_file(path: str | Path) -> Suite:
     families = _names(spec["families"], FAMILIES, f"{path}: [suite] key 'families'")
     tasks = _names(spec["tasks"], _AnyTask(), f"{path}: [suite] key 'tasks'")
     methods = _names(spec["methods"], METHODS, f"{path}: [suite] key 'methods'") if "methods" in spec else None
-    budget_fields = {f.name: f.type for f in dataclasses.fields(Budget)}
-    budget_raw = raw.get("budget", {})
-    if not isinstance(budget_raw, dict):
-        raise SuiteError(f"{path}: [budget] must be a table")
+    budget_fields = {f.name: float if f.type in ("float", float) else int for f in dataclasses.fields(Budget)}
+    budget_raw = _checked(_table(raw.get("budget", {}), f"{path}: [budget]"), budget_fields, f"{path}: [budget]")
     for key, value in budget_raw.items():
-        if key not in budget_fields:
-            raise _unknown(key, budget_fields, f"{path}: [budget]")
-        want = float if budget_fields[key] in ("float", float) else int
-        _check_type(value, want, f"{path}: [budget] key {key!r}")
-        if not value > 0 or value == float("inf"):  # NaN fails the first test
-            raise SuiteError(f"{path}: [budget] key {key!r} must be a positive finite number, got {value}")
-    budget = Budget(**{k: float(v) if budget_fields[k] in ("float", float) else v for k, v in budget_raw.items()})
+        if not value > 0:
+            raise SuiteError(f"{path}: [budget] key {key!r} must be positive, got {value}")
+    budget = Budget(**{k: budget_fields[k](v) for k, v in budget_raw.items()})
     settings = []
     methods_raw = raw.get("methods", {})
     if not isinstance(methods_raw, dict):
@@ -268,13 +258,9 @@ def load_suite_file(path: str | Path) -> Suite:
         except (TypeError, ValueError) as exc:
             raise SuiteError(f"{path}: [methods.{name}]: {exc}") from exc
         settings.append((name, tuple(sorted(table.items()))))
-    resources = raw.get("resources", {})
-    if not isinstance(resources, dict):
-        raise SuiteError(f"{path}: [resources] must be a table")
+    resources = _checked(_table(raw.get("resources", {}), f"{path}: [resources]"),
+                         {"cpus_per_cell": float, "gpus_per_cell": float}, f"{path}: [resources]")
     for key, value in resources.items():
-        if key not in ("cpus_per_cell", "gpus_per_cell"):
-            raise _unknown(key, ("cpus_per_cell", "gpus_per_cell"), f"{path}: [resources]")
-        _check_type(value, float, f"{path}: [resources] key {key!r}")
         if value < 0 or (key == "cpus_per_cell" and value == 0):
             raise SuiteError(f"{path}: [resources] key {key!r} must be {'positive' if key[0] == 'c' else '>= 0'}, "
                              f"got {value}")
