@@ -181,3 +181,56 @@ def test_win_rate_with_no_parsed_verdict_prints_null_not_nan(endpoint, tmp_path,
                  "--judge", "openai", "--protocol", "armap"]) == 0
     out = capsys.readouterr().out
     assert "NaN" not in out and json.loads(out)["win_rate"] is None and json.loads(out)["unparsed"] == 1
+
+
+def test_a_redirect_is_refused_and_never_carries_the_key(endpoint, tmp_path, monkeypatch):
+    """An endpoint answering 307 to another host: the key must not follow it (the client refuses redirects)."""
+    seen = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    other = HTTPServer(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_port}/v1/chat/completions")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MY_KEY", "sk-secret-123")
+    judge = OpenAIJudge(base_url=f"http://127.0.0.1:{server.server_port}/v1", model="m", key_env="MY_KEY",
+                        cache_dir=tmp_path / "cache")
+    try:
+        with pytest.raises(BenchmarkError, match="HTTP 307 redirects to .*never sent on"):
+            judge.rate("q", "a", "b")
+        assert seen == [], "nothing reached the redirect's host"
+    finally:
+        server.shutdown()
+        other.shutdown()
+
+
+def test_verdicts_cached_for_one_endpoint_are_not_served_for_another(endpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "k")
+    OpenAIJudge(base_url=endpoint, model="m", key_env="MY_KEY", cache_dir=tmp_path / "c").rate("q", "a b", "a")
+    other = OpenAIJudge(base_url=endpoint + "-other", model="m", key_env="MY_KEY", cache_dir=tmp_path / "c")
+    assert other._cache_file("q", "a b", "a") != OpenAIJudge(base_url=endpoint, model="m", key_env="MY_KEY",
+                                                              cache_dir=tmp_path / "c")._cache_file("q", "a b", "a")
+
+
+def test_ray_workers_get_no_secret_through_runtime_env():
+    from benchmark.harness.ray_executor import FORWARDED_ENV
+
+    assert not [name for name in FORWARDED_ENV if "KEY" in name or "TOKEN" in name or "SECRET" in name]

@@ -3,6 +3,8 @@ is retried; one that keeps dying is reported after its retries, and the other ce
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,8 +36,12 @@ def env(monkeypatch, tmp_path, cache_dir, micro_plugins):
     return micro_plugins + [str(PLUGINS / "crashing_methods.py")]
 
 
-def test_ray_gives_the_serial_records_and_retries_a_killed_worker(env, tmp_path, cache_dir):
+def test_ray_gives_the_serial_records_and_retries_a_killed_worker(env, tmp_path, cache_dir, monkeypatch):
     from benchmark.harness.runner import RunConfig, run
+
+    monkeypatch.setenv("JUDGE_API_KEY", "sk-ray-secret-9817")  # must not land in Ray's session files
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_tmp))
 
     methods = ["base", "ar-dpo", "ar-map", "ar-map-auto", "elbo-dpo"]
     common = dict(suite="micro", tasks=["arith"], seeds=2, cache_dir=cache_dir, plugins=env)
@@ -52,6 +58,10 @@ def test_ray_gives_the_serial_records_and_retries_a_killed_worker(env, tmp_path,
     teachers = list((tmp_path / "ray" / "micro" / "artifacts").glob("ar-dpo-teacher-*"))
     assert len(teachers) == 2, "one AR teacher per seed, shared by ar-dpo, ar-map and ar-map-auto"
     assert not list((tmp_path / "ray" / "micro").glob(".work-*")), "no work folder left behind"
+    files = [p for p in ray_tmp.rglob("*") if p.is_file() and not p.is_socket() and p.stat().st_size < 50_000_000]
+    leaked = [str(p) for p in files if b"sk-ray-secret-9817" in p.read_bytes()]
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert any(p.suffix in (".log", ".out", ".err") for p in files) and not leaked, leaked
 
 
 def test_a_cell_that_keeps_dying_is_reported_after_its_retries(env, tmp_path, cache_dir):

@@ -128,7 +128,8 @@ class OpenAIJudge(Judge):
         return key
 
     def _cache_file(self, prompt: str, first: str, second: str) -> Path:
-        key = hashlib.sha256(json.dumps([self.model, prompt, first, second]).encode()).hexdigest()
+        """Keyed by the endpoint too: another server with a model of the same name is another judge."""
+        key = hashlib.sha256(json.dumps([self.base_url, self.model, prompt, first, second]).encode()).hexdigest()
         return self.cache_dir / key[:2] / f"{key}.json"
 
     def rate(self, prompt: str, first: str, second: str) -> Scores:
@@ -162,10 +163,14 @@ class OpenAIJudge(Judge):
         delay = 1.0
         for attempt in range(self.retries + 1):
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with _NO_REDIRECTS.open(request, timeout=self.timeout) as response:
                     raw = response.read()
                 return _content(raw, self.base_url)
             except urllib.error.HTTPError as exc:
+                if 300 <= exc.code < 400:
+                    raise BenchmarkError(f"judge 'openai' at {self.base_url}: HTTP {exc.code} redirects to "
+                                         f"{exc.headers.get('Location')!r}; the key is never sent on to another "
+                                         "address: set $JUDGE_BASE_URL to the endpoint itself") from exc
                 if exc.code not in (408, 409, 429) and exc.code < 500:
                     raise BenchmarkError(f"judge 'openai' at {self.base_url}: HTTP {exc.code} {exc.reason}") from exc
                 err = exc
@@ -176,6 +181,16 @@ class OpenAIJudge(Judge):
                 time.sleep(delay)
                 delay = min(delay * 2, 60)
         raise BenchmarkError(f"judge 'openai' at {self.base_url}: no answer after {self.retries + 1} tries ({err})")
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: following it would send the Authorization header to the new address."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises the 3xx as an HTTPError
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _host(url: str) -> str:

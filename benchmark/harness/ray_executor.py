@@ -26,10 +26,12 @@ from benchmark.harness.grid import RunConfig, RunPlan, missing_cells, plan_run
 
 log = logging.getLogger(__name__)
 
-# Environment a worker needs to see what the driver sees (caches, offline switches, threads).
+# Environment a worker needs to see what the driver sees (caches, offline switches, threads). Never secrets:
+# Ray writes runtime_env variables in plain text into its session logs. The judge's keys reach workers of a
+# local cluster through the environment they inherit from this process; on a cluster, set them on each node.
 FORWARDED_ENV = ("DLLM_BENCH_CACHE", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
-                 "TQDM_DISABLE", "PYTHONPATH", "JUDGE_BASE_URL", "JUDGE_MODEL", "JUDGE_API_KEY", "OPENAI_API_KEY",
-                 "OPENAI_BASE_URL", "BENCH_TEST_CRASH_MARKER")
+                 "TQDM_DISABLE", "PYTHONPATH", "JUDGE_BASE_URL", "JUDGE_MODEL", "OPENAI_BASE_URL",
+                 "BENCH_TEST_CRASH_MARKER")
 
 
 def _unit_in_worker(cfg: RunConfig, unit, threads: int, *dependencies) -> bool:
