@@ -393,3 +393,29 @@ def test_weights_retrained_in_place_are_not_served_from_a_stored_cell(micro_pair
     weights.write_bytes(bytes(data))
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
     assert _model_fingerprint(model) != before
+
+
+def test_a_users_suite_named_like_another_is_refused_in_the_same_folder(micro_plugins, micro_pair, cache_dir,
+                                                                         tmp_path, capsys):
+    run(RunConfig(suite="micro", methods=["base"], tasks=["arith"], seeds=1, out=tmp_path, cache_dir=cache_dir))
+    stored = sorted(p.stat().st_mtime_ns for p in (tmp_path / "micro" / "cells").rglob("*.json"))
+    argv = _suite_file(tmp_path, 'name = "micro"')
+    argv[argv.index("--out") + 1] = str(tmp_path)
+    assert main(argv) == 2
+    assert "holds the cells of suite 'micro' from python suite micro" in capsys.readouterr().err
+    assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "micro" / "cells").rglob("*.json")) == stored
+
+
+def test_a_gpu_cell_on_a_ray_cluster_without_one_is_an_error_not_a_hang(micro_plugins, tmp_path, capsys,
+                                                                           monkeypatch):
+    import tempfile
+
+    pytest.importorskip("ray")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    argv = _suite_file(tmp_path, extra="[resources]\ngpus_per_cell = 1\n") + ["--executor", "ray", "--seeds", "1"]
+    assert main(argv) == 2
+    assert "gpus_per_cell = 1, but the Ray cluster has 0 GPU(s)" in capsys.readouterr().err

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from benchmark.cli._common import add_plugins
 from benchmark.core.provenance import distributed_rank
-from benchmark.core.store import FolderLock, check_output_dir
+from benchmark.core.store import FolderLock, check_output_dir, claim_suite_folder
 from benchmark.harness.cells import run_unit
-from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, Unit, plan_run
+from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, Unit, plan_run, suite_source
 
 
 def add_parser(sub) -> None:
@@ -66,6 +66,8 @@ def main(args) -> int:
     lock = FolderLock(plan.store_root, f"`cell {unit.label()}`") if distributed_rank() == 0 \
         else contextlib.nullcontext()
     with lock, contextlib.redirect_stdout(sys.stderr):
+        if distributed_rank() == 0:
+            claim_suite_folder(plan.store_root, plan.suite.name, suite_source(plan.suite))
         for dep in plan.dependencies(unit):
             if dep.method == REFERENCE_METHOD:
                 run_unit(plan, dep, force=False)

@@ -178,6 +178,24 @@ def check_output_file(path: str | Path, flag: str) -> Path:
     return path
 
 
+def claim_suite_folder(root: Path, suite: str, source: str) -> None:
+    """A suite's result folder records where the suite came from (``suite.json``): another suite of the same
+    name (a user's file named like a built-in one) is refused instead of replacing its cells."""
+    marker = Path(root) / "suite.json"
+    if marker.is_file():
+        try:
+            held = json.loads(marker.read_text()).get("source")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            held = None
+        if held is not None and held != source:
+            raise BenchmarkError(f"{root} holds the cells of suite {suite!r} from {held}; this suite {suite!r} comes "
+                                 f"from {source}: rename it ([suite] name) or use another --out")
+        if held is not None:
+            return
+    Path(root).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(marker, json.dumps({"suite": suite, "source": source}, indent=2))
+
+
 def refuse_overlap(out: str | Path, out_flag: str, inputs: dict[str, str | Path | None]) -> None:
     """An output that is, contains or sits inside one of the command's inputs is refused before any work:
     writing it (or clearing it to write) would destroy or pollute that input."""

@@ -22,7 +22,7 @@ from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, TASKS, Regist
 from benchmark.core.store import CellKey, ResultStore
 from benchmark.eval.eval_task import EvalRun, EvalTask
 from benchmark.eval.synthetic import SyntheticEvalTask
-from benchmark.harness.suites import get_suite
+from benchmark.harness.suites import builtin_suite_files, get_suite
 from benchmark.harness.training_sets import (
     eval_data,
     evaluation_pairs,
@@ -170,6 +170,15 @@ class RunPlan:
             run.pairs, run.pairs_origin = evaluation_pairs(self.suite, self.suite.training_set(unit.train),
                                                            run.family, self.cfg.data_dir)
         return run
+
+
+def suite_source(suite) -> str:
+    """Where a suite comes from, as its result folder records it: a built-in file by its name, else the
+    resolved path of the user's file (or ``python`` for a suite registered in code)."""
+    builtin = {str(p.resolve()) for p in builtin_suite_files()}
+    if suite.source == "python" or str(Path(suite.source).resolve()) in builtin:
+        return f"built-in suite {suite.name}" if suite.source != "python" else f"python suite {suite.name}"
+    return str(Path(suite.source).resolve())
 
 
 def plan_run(cfg: RunConfig) -> RunPlan:

@@ -64,6 +64,11 @@ def run_units_on_ray(plan: RunPlan) -> tuple[int, int, list[str]]:
         kwargs = {"address": cfg.address} if cfg.address else {"num_cpus": os.cpu_count()}
         ray.init(**kwargs, runtime_env={"env_vars": env}, log_to_driver=False, include_dashboard=False)
     try:
+        have = ray.cluster_resources()
+        for resource, need in (("GPU", suite.gpus_per_cell), ("CPU", suite.cpus_per_cell)):
+            if need > have.get(resource, 0):  # Ray would wait for it forever
+                raise BenchmarkError(f"{suite.source}: [resources] {resource.lower()}s_per_cell = {need:g}, but the "
+                                     f"Ray cluster has {have.get(resource, 0):g} {resource}(s): no unit could start")
         remote = ray.remote(_unit_in_worker)
         refs: dict = {}
         for key in todo:  # plan.units lists every unit after its dependencies

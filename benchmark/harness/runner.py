@@ -12,9 +12,9 @@ import time
 
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.provenance import apply_threads
-from benchmark.core.store import FolderLock, remove_stale_work_dirs
+from benchmark.core.store import FolderLock, claim_suite_folder, remove_stale_work_dirs
 from benchmark.harness.cells import run_unit
-from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, RunPlan, plan_run
+from benchmark.harness.grid import REFERENCE_METHOD, RunConfig, RunPlan, plan_run, suite_source
 from benchmark.harness.leaderboard import write_leaderboard
 from benchmark.harness.ray_executor import run_units_on_ray
 from benchmark.harness.report import write_report
@@ -30,6 +30,7 @@ def run(cfg: RunConfig):
     plan = plan_run(cfg)
     plan.store_root.mkdir(parents=True, exist_ok=True)
     with FolderLock(plan.store_root, f"`run --suite {plan.suite.name}`"):
+        claim_suite_folder(plan.store_root, plan.suite.name, suite_source(plan.suite))
         for stale in remove_stale_work_dirs(plan.store_root, ".work-*"):  # left by a killed run; never results
             log.info("removed %s, left by an interrupted run", stale)
         apply_threads()
