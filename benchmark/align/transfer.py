@@ -241,17 +241,20 @@ def sparsified_task_vector(delta: TaskVector, method: str, density: float, seed:
         raise TransferError(f"sparsification method must be 'magnitude' (TIES) or 'random' (DARE), got {method!r}")
     if not 0 < density <= 1:
         raise TransferError(f"density must be in (0, 1], got {density}")
-    held: dict[str, torch.Tensor] = {}
+    held: dict[str, torch.Tensor] = {}  # the last few whole tensors; the merge's threads read rows of several
+    lock = threading.Lock()
 
     def whole(name: str) -> torch.Tensor:
-        if name not in held:
-            held.clear()
-            tensor = delta[name]
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-                held[name] = sparsify(tensor, density, SparsificationMethod(method),
-                                      rescale_norm=RescaleNorm.l1 if method == "random" else None)
-        return held[name]
+        with lock:
+            if name not in held:
+                tensor = delta[name]
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+                    held[name] = sparsify(tensor, density, SparsificationMethod(method),
+                                          rescale_norm=RescaleNorm.l1 if method == "random" else None)
+                while len(held) > 8:
+                    held.pop(next(iter(held)))
+            return held[name]
 
     def compute(name: str, start: int, stop: int) -> torch.Tensor:
         full = whole(name)
