@@ -406,7 +406,7 @@ def test_a_users_suite_named_like_another_is_refused_in_the_same_folder(micro_pl
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "micro" / "cells").rglob("*.json")) == stored
 
 
-def test_a_gpu_cell_on_a_ray_cluster_without_one_is_an_error_not_a_hang(micro_plugins, tmp_path, capsys,
+def test_a_gpu_cell_on_a_ray_cluster_without_one_is_an_error_not_a_hang(micro_plugins, cache_dir, tmp_path, capsys,
                                                                            monkeypatch):
     import tempfile
 
@@ -416,6 +416,7 @@ def test_a_gpu_cell_on_a_ray_cluster_without_one_is_an_error_not_a_hang(micro_pl
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="rt", dir="/tmp"))
-    argv = _suite_file(tmp_path, extra="[resources]\ngpus_per_cell = 1\n") + ["--executor", "ray", "--seeds", "1"]
+    argv = _suite_file(tmp_path, extra="[resources]\ngpus_per_cell = 1\n") + ["--executor", "ray", "--seeds", "1",
+                                                                               "--cache-dir", str(cache_dir)]
     assert main(argv) == 2
     assert "gpus_per_cell = 1, but the Ray cluster has 0 GPU(s)" in capsys.readouterr().err
