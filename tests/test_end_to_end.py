@@ -32,5 +32,5 @@ def test_run_all_on_the_tiny_family(tmp_path, tiny_cache_dir):
     # Rerun: every cell is already done; only the leaderboard is rebuilt.
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "0 cell(s) run" in second.stderr
+    assert "0 unit(s) run" in second.stderr
     assert [p.stat().st_mtime_ns for p in cells] == stamps
