@@ -128,3 +128,21 @@ def test_transfer_is_the_share_of_the_teachers_gain_with_an_interval():
     flat = dict(scores, **{"ar-dpo": ar_base})
     tr = group_statistics({"t": TaskItems([0, 1, 2], flat)}, resamples=200).transfer["ar-map"]["t"]
     assert not tr.defined and math.isnan(tr.mean)
+
+
+def test_the_average_transfer_counts_only_tasks_where_the_teacher_gained():
+    import numpy as np
+
+    from benchmark.harness.statistics import TaskItems, group_statistics
+
+    rng = np.random.default_rng(1)
+    n = 300
+    base = rng.integers(0, 2, size=(2, n)) * 100.0
+    gain_task = {"base": base, "ar-base": base, "ar-dpo": np.where(rng.random((2, n)) < 0.4, 100.0, base),
+                 "ar-map": base.copy()}
+    gain_task["ar-map"] = np.where(rng.random((2, n)) < 0.5, gain_task["ar-dpo"], base)
+    flat_task = {"base": base, "ar-base": base, "ar-dpo": base, "ar-map": np.minimum(base + 100.0, 100.0)}
+    stats = group_statistics({"g": TaskItems([0, 1], gain_task), "f": TaskItems([0, 1], flat_task)}, resamples=300)
+    tr = stats.transfer["ar-map"]
+    assert not tr["f"].defined and tr["g"].defined
+    assert tr["average"].mean == pytest.approx(tr["g"].mean), "the flat task's gain is not counted as transfer"

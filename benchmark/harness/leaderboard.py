@@ -234,7 +234,8 @@ def _gains_markdown(board, tasks: list[str]) -> str:
     return ("\nGains over each row's own starting point (DLLM rows: minus base; AR rows: minus ar-base, the "
             "teacher's gain) and, for AR-MAP rows, transfer = (row - base) / (ar-dpo - ar-base) with a 95% "
             "bootstrap interval from the same resamples (undefined when the teacher's gain is not above 0 at "
-            "95%):\n\n" + "\n".join(lines) + "\n")
+            "95%; on the average, both gains are averaged over the tasks where the teacher gained):\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def write_leaderboard(store_root: Path):

@@ -66,7 +66,8 @@ class Difference:
 @dataclass
 class Transfer:
     """(method - base) / (ar-dpo - ar-base) with a bootstrap interval; NaN (``defined`` False) when the
-    teacher's gain is not above 0 at 95% (its interval reaches 0): a ratio over nothing measures nothing."""
+    teacher's gain is not above 0 at 95% (its interval reaches 0): a ratio over nothing measures nothing.
+    On ``average`` both gains are averaged over the tasks where the teacher gained, and only those."""
 
     mean: float
     lo: float
@@ -185,20 +186,33 @@ def group_statistics(tasks: dict[str, TaskItems], resamples: int = RESAMPLES, se
             stats.differences[ref][m] = per_task
     stats.ranks = rank_ranges({m: iv["average"] for m, iv in stats.intervals.items()})
     if {TEACHER, TEACHER_BASE, STUDENT_BASE} <= set(methods):
-        resampled = {m: {**boot[m], "average": np.mean([boot[m][n] for n in tasks], axis=0)} for m in methods}
-        means = {m: {**{n: float(tasks[n].scores[m].mean()) for n in tasks},
-                     "average": float(np.mean([tasks[n].scores[m].mean() for n in tasks]))} for m in methods}
-        for m in (m for m in methods if m.startswith(TRANSFER_PREFIX)):
-            stats.transfer[m] = {}
-            for name in [*tasks, "average"]:
-                teacher = resampled[TEACHER][name] - resampled[TEACHER_BASE][name]
-                student = resampled[m][name] - resampled[STUDENT_BASE][name]
-                gain = means[TEACHER][name] - means[TEACHER_BASE][name]
-                if np.percentile(teacher, 2.5) <= 0 or gain <= 0:
-                    stats.transfer[m][name] = Transfer(float("nan"), float("nan"), float("nan"), False)
-                    continue
-                ratio = student / np.where(teacher > 0, teacher, np.nan)
-                lo, hi = np.nanpercentile(ratio, [2.5, 97.5])
-                point = (means[m][name] - means[STUDENT_BASE][name]) / gain
-                stats.transfer[m][name] = Transfer(float(point), float(lo), float(hi), True)
+        stats.transfer = _transfer(tasks, boot, [m for m in methods if m.startswith(TRANSFER_PREFIX)])
     return stats
+
+
+def _transfer(tasks: dict[str, TaskItems], boot: dict, merged: list[str]) -> dict[str, dict[str, Transfer]]:
+    """Per AR-MAP row and task: (row - base) / (ar-dpo - ar-base), the point from the means and the interval
+    from the same resamples. ``average`` is taken over the tasks where the teacher gained (a task where it
+    gained nothing would add the row's gain to the numerator and nothing to the denominator)."""
+    def gain(m: str, ref: str, names: list[str]) -> float:
+        return float(np.mean([tasks[n].scores[m].mean() - tasks[n].scores[ref].mean() for n in names]))
+
+    def draws(m: str, ref: str, names: list[str]) -> np.ndarray:
+        return np.mean([boot[m][n] - boot[ref][n] for n in names], axis=0)
+
+    gained = [n for n in tasks if np.percentile(draws(TEACHER, TEACHER_BASE, [n]), 2.5) > 0
+              and gain(TEACHER, TEACHER_BASE, [n]) > 0]
+    undefined = Transfer(float("nan"), float("nan"), float("nan"), False)
+    out: dict[str, dict[str, Transfer]] = {}
+    for m in merged:
+        out[m] = {}
+        for name, names in [*((n, [n]) for n in tasks), ("average", gained)]:
+            if not names or not set(names) <= set(gained):
+                out[m][name] = undefined
+                continue
+            teacher = draws(TEACHER, TEACHER_BASE, names)
+            lo, hi = np.nanpercentile(draws(m, STUDENT_BASE, names) / np.where(teacher > 0, teacher, np.nan),
+                                      [2.5, 97.5])
+            out[m][name] = Transfer(gain(m, STUDENT_BASE, names) / gain(TEACHER, TEACHER_BASE, names), float(lo),
+                                    float(hi), True)
+    return out
