@@ -157,9 +157,15 @@ def test_incomplete_records_are_skipped_and_named(tmp_path, caplog):
     atomic_write_text(store.record_path(key), "{}")
     with caplog.at_level("WARNING"):
         assert list(store.records()) == []
-    assert store.skipped and "missing field(s) cell" in store.skipped[0]
+    assert store.skipped and "missing or malformed field(s) cell" in store.skipped[0]
     assert str(store.record_path(key)) in caplog.text
     assert main(["leaderboard", "--out", str(tmp_path.parent), "--suite", tmp_path.name]) == 0
+    good = {"cell": key.__dict__, "config_hash": "x", "main_metric": "score", "metrics": {"score": {"value": 1.0}},
+            "cost": {"align": {"wall_s": 0, "forward_passes": 0, "tokens": 0}}}
+    for broken, field in (({**good, "metrics": {"score": {"value": "high"}}}, "not a number: 'high'"),
+                          ({**good, "cost": {"eval": {}}}, "cost.align")):
+        atomic_write_text(store.record_path(key), json.dumps(broken))
+        assert list(store.records()) == [] and field in store.skipped[0], store.skipped
 
 
 def test_a_truncated_samples_file_reruns_its_cell(tmp_path):
@@ -420,3 +426,114 @@ def test_a_gpu_cell_on_a_ray_cluster_without_one_is_an_error_not_a_hang(micro_pl
                                                                                "--cache-dir", str(cache_dir)]
     assert main(argv) == 2
     assert "gpus_per_cell = 1, but the Ray cluster has 0 GPU(s)" in capsys.readouterr().err
+
+
+MICRO: list = []  # the micro pair, set by the test (rows are built at collection time)
+
+
+def _gz_corrupt(t) -> str:
+    import gzip
+
+    path = t / "pairs.jsonl.gz"
+    data = bytearray(gzip.compress(b'{"prompt": "q", "chosen": "a", "rejected": "b"}\n' * 50))
+    data[20:40] = bytes(20)  # a damaged deflate body
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+def _data_file(t, name: str, body: str | bytes):
+    path = t / name
+    path.write_bytes(body.encode() if isinstance(body, str) else body)
+    return path
+
+
+def _eval_gsm8k(t, data, *options) -> list[str]:
+    return ["eval", "--task", "gsm8k", "--model-dir", str(MICRO[0].ar_path), "--kind", "ar", "--data", str(data),
+            *[x for o in options for x in ("--set", o)], "--out", str(t / "out")]
+
+
+MORE_BAD_INPUTS = [
+    ("corrupt gzip body", lambda t: ["eval", "--task", "preference-accuracy", "--model-dir", str(MICRO[0].ar_path),
+                                     "--kind", "ar", "--data", _gz_corrupt(t), "--set", "format=plain", "--out",
+                                     str(t / "out")], r"not a readable gzip file"),
+    ("JSON nested too deep", lambda t: _eval_gsm8k(t, _data_file(t, "d.json", "[" * 100_000 + "]" * 100_000)),
+     r"nested too deeply"),
+    ("one JSON object where rows are expected",
+     lambda t: _eval_gsm8k(t, _data_file(t, "d.json", '{\n "question": "q",\n "answer": "#### 1"\n}')),
+     r"holds one JSON object; expected a JSON array of rows"),
+    ("an eval data path that is a folder", lambda t: _eval_gsm8k(t, t), r"is a folder; name the data file"),
+    ("samples = 0", lambda t: _eval_gsm8k(t, _data_file(t, "g.jsonl", '{"question": "q", "answer": "#### 1"}\n'),
+                                          "samples=0"), r"needs samples >= 1"),
+    ("an unknown IFEval instruction",
+     lambda t: ["eval", "--task", "ifeval", "--model-dir", str(MICRO[0].ar_path), "--kind", "ar", "--data",
+                str(_data_file(t, "i.jsonl", json.dumps({"prompt": "p", "instruction_id_list": ["punctuation:no_coma"],
+                                                         "kwargs": [{}]}) + "\n")), "--out", str(t / "out")],
+     r"unknown IFEval instruction 'punctuation:no_coma' \(did you mean 'punctuation:no_comma'\?\)"),
+    ("IFEval kwargs the instruction does not take",
+     lambda t: ["eval", "--task", "ifeval", "--model-dir", str(MICRO[0].ar_path), "--kind", "ar", "--data",
+                str(_data_file(t, "i.jsonl", json.dumps({"prompt": "p", "instruction_id_list": [
+                    "punctuation:no_comma"], "kwargs": [{"num_words": 3}]}) + "\n")), "--out", str(t / "out")],
+     r"'punctuation:no_comma' takes no arguments, not \['num_words'\]"),
+    ("a sampler setting of the wrong type",
+     lambda t: _suite_file(t, 'families = ["pair"]', extra='[families.pair]\nar = "x"\ndllm = "y"\n'
+                           '[families.pair.sampler]\nsteps = "many"\n'), r"\[families.pair\].sampler key 'steps'"),
+    ("a suite eval option out of range",
+     lambda t: _suite_file(t, 'tasks = ["gsm8k"]', extra='[preference]\nformat = "plain"\nhub = "x/y"\n'
+                           '[eval.gsm8k]\noptions = { samples = 0 }\n'), r"\[eval.gsm8k\].options: .*samples >= 1"),
+    ("transfer --out that is a file", lambda t: ["transfer", "--student", str(t / "s"), "--lora", str(t / "s"),
+                                                 "--gamma", "1", "--out", str(_data_file(t, "f.txt", "x"))],
+     r"is a file; name a folder"),
+    ("an overflowing gamma", lambda t: ["transfer", "--student", str(t / "s"), "--lora", str(t / "s"), "--gamma",
+                                        "1e39", "--out", str(t / "out")], r"magnitude at most 10000"),
+    ("a cache folder that is a file", lambda t: _suite_file(t) + ["--cache-dir", str(_data_file(t, "c", "x"))],
+     r"--cache-dir \(or \$DLLM_BENCH_CACHE\) .* is a file, not a folder"),
+]
+
+
+@pytest.mark.parametrize("name,argv,message", MORE_BAD_INPUTS, ids=[r[0] for r in MORE_BAD_INPUTS])
+def test_more_bad_inputs_exit_2_with_a_message(micro_pair, tmp_path, capsys, name, argv, message):
+    import re
+
+    MICRO[:] = [micro_pair]
+    args = argv(tmp_path)
+    try:
+        rc = main(args)
+    except SystemExit as exc:  # argparse's own refusals (a flag's type)
+        rc = exc.code
+    assert rc == 2, name
+    assert re.search(message, capsys.readouterr().err), (name, message)
+
+
+def test_a_file_named_like_a_plugin_package_is_named(tmp_path):
+    (tmp_path / "tasks.py").write_text("# the user's own script\n")
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--methods", "base", "--out", str(tmp_path / "o")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 2 and "is shadowed by the module" in proc.stderr and "tasks.py" in proc.stderr, \
+        proc.stderr[-2000:]
+
+
+def test_weights_damaged_in_the_family_cache_are_caught(micro_plugins, micro_pair, cache_dir, tmp_path, capsys):
+    copy = tmp_path / "cache"
+    shutil.copytree(cache_dir, copy)
+    family = next((copy / "families").glob("micro-*"))
+    weights = family / "dllm" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-8:] = bytes(8)  # same size and header, other bytes
+    weights.write_bytes(bytes(data))
+    rc = main(["--plugins", str(PLUGINS / "micro_suite.py"), "run", "--suite", "micro", "--methods", "base",
+               "--seeds", "1", "--out", str(tmp_path / "res"), "--cache-dir", str(copy)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "dllm/model.safetensors differs from what the build wrote" in err and "--rebuild" in err
+
+
+def test_a_method_name_with_dollars_renders_in_the_report(micro_plugins, micro_pair, cache_dir, tmp_path):
+    plugin = tmp_path / "dollars.py"
+    plugin.write_text(
+        "from benchmark.core.api import AlignedModel, Method\nfrom benchmark.core.registry import register_method\n"
+        "@register_method('$x$')\nclass Dollars(Method):\n    name = '$x$'\n"
+        "    def align(self, ctx):\n        return AlignedModel(ctx.pair.dllm_path, 'dllm')\n")
+    assert main(["--plugins", str(PLUGINS / "micro_suite.py"), "--plugins", str(plugin), "run", "--suite", "micro",
+                 "--methods", "$x$", "--tasks", "arith", "--seeds", "1", "--out", str(tmp_path / "res"),
+                 "--cache-dir", str(cache_dir)]) == 0
+    assert "$x$" in (tmp_path / "res" / "micro" / "report.html").read_text()

@@ -140,3 +140,47 @@ def test_preference_and_train_tables_do_not_mix(tmp_path, capsys):
     path = _two_set_suite(tmp_path, extra='\n[preference]\nformat = "plain"\npath = "a.jsonl"\n')
     assert main(["run", "--suite", str(path), "--out", str(tmp_path / "out")]) == 2
     assert "use either one [preference] table" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared" / "data" / "armap-eval").is_dir(),
+                    reason="shared/data is not next to the project")
+def test_deleted_base_answers_are_made_again_by_a_rerun(micro_pair, cache_dir, tmp_path):
+    """The base row's answers are the pairwise tasks' reference: deleted, the rerun remakes them (it used to
+    stop with the same error it told the user to rerun past)."""
+    from benchmark.harness.runner import RunConfig, run
+    from tests.test_preference_suite import DATA, _plain_pairs
+
+    (tmp_path / "a.jsonl").write_text("".join((DATA / "armap-eval" / "alpacaeval.jsonl").read_text()
+                                              .splitlines(keepends=True)[:3]))
+    suite = tmp_path / "pw.toml"
+    suite.write_text(f"""
+[suite]
+name = "pw"
+families = ["micro"]
+tasks = ["alpacaeval"]
+methods = ["base", "elbo-dpo"]
+
+[budget]
+steps = 1
+batch_size = 4
+
+[preference]
+format = "plain"
+path = "{_plain_pairs(tmp_path)}"
+n_heldout = 4
+max_prompt_tokens = 32
+max_response_tokens = 8
+
+[eval.alpacaeval]
+data = "a.jsonl"
+options = {{ judge = "rule", allow_empty = true, max_new_tokens = 8 }}
+""")
+    cfg = RunConfig(suite=str(suite), seeds=1, out=tmp_path / "out", cache_dir=cache_dir)
+    run(cfg)
+    answers = list((tmp_path / "out" / "pw" / "artifacts" / "base-answers").glob("*.jsonl"))
+    assert len(answers) == 1
+    other = tmp_path / "out" / "pw" / "cells" / "micro" / "elbo-dpo" / "alpacaeval" / "seed0.json"
+    stamp = other.stat().st_mtime_ns
+    answers[0].unlink()
+    run(cfg)
+    assert answers[0].is_file() and other.stat().st_mtime_ns == stamp, "base remade, the other row kept"

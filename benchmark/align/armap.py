@@ -44,6 +44,8 @@ def transfer(student: Path, out: Path, gamma: float | str, lora: Path | None = N
         raise TransferError("a full task vector needs both --aligned DIR and --base DIR")
     refuse_overlap(out, "--out", {"--student": student, "--lora": lora, "--aligned": aligned, "--base": base,
                                   "--pairs": pairs})
+    if Path(out).exists() and not Path(out).is_dir():
+        raise TransferError(f"--out {out} is a file; name a folder for the merged checkpoint")
     if Path(out).exists() and not overwrite:  # fail before any expensive work
         raise TransferError(f"{out} exists; pass --overwrite to replace it")
     PREFERENCE_DATA.get(pairs_format)  # an unknown format fails before any work

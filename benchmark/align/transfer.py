@@ -324,8 +324,8 @@ class Gammas:
 
     def __post_init__(self) -> None:
         for g in (self.default, self.attn, self.mlp):
-            if g is not None and not math.isfinite(g):
-                raise TransferError(f"gamma must be finite, got {g}")
+            if g is not None and (not math.isfinite(g) or abs(g) > 1e4):
+                raise TransferError(f"gamma must be a finite number of magnitude at most 1e4, got {g}")
 
 
 def check_compatible(student: Checkpoint, delta: TaskVector, teacher_config: dict | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from benchmark.core.errors import BenchmarkError
@@ -29,9 +30,16 @@ def gamma(value: str) -> float | str:
     if value == "auto":
         return value
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--gamma must be a number or 'auto', got {value!r}") from None
+    if not math.isfinite(number) or abs(number) > MAX_GAMMA:
+        raise argparse.ArgumentTypeError(f"--gamma must be a finite number of magnitude at most {MAX_GAMMA:g} "
+                                         f"(AR-MAP uses 1 to 8), got {value!r}")
+    return number
+
+
+MAX_GAMMA = 1e4  # beyond it fp32 weights overflow long before anything is learned
 
 
 def add_plugins(parser: argparse.ArgumentParser) -> None:

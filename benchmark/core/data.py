@@ -37,31 +37,36 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
     Also reads a JSON array (a ``.json`` file whose text starts with ``[``; rows are named ``file[i]``)
     and either one gzip-compressed (``.gz``), as AlpacaEval's reference outputs are shipped.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = check_input_file(path)
     if path.suffix == ".gz":
         import gzip
+        import zlib
 
         try:
             raw_all = gzip.decompress(path.read_bytes())
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: not a readable gzip file ({exc})") from exc
         inner = path.with_suffix("")
     else:
         raw_all, inner = None, path
     if inner.suffix == ".json":
         data = raw_all if raw_all is not None else path.read_bytes()
-        if data.lstrip()[:1] == b"[":
+        if data.lstrip()[:1] in (b"[", b"{"):
             try:
-                rows = json.loads(data.decode("utf-8"))
+                rows = _json(data.decode("utf-8"), str(path))
             except UnicodeDecodeError as exc:
                 raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg}, column {exc.colno})") from exc
-            for i, row in enumerate(rows):
-                yield f"{path}[{i}]", row
-            return
+            except DataError:
+                if data.lstrip()[:1] == b"[":
+                    raise
+                rows = None  # not one JSON document: jsonl, read line by line below
+            if isinstance(rows, dict):
+                raise DataError(f"{path}: holds one JSON object; expected a JSON array of rows, or jsonl (one "
+                                "object per line)")
+            if rows is not None:
+                for i, row in enumerate(rows):
+                    yield f"{path}[{i}]", row
+                return
     lines = (raw_all.splitlines(keepends=True) if raw_all is not None else None)
     with (path.open("rb") if lines is None else contextlib.nullcontext(lines)) as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -72,11 +77,28 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict]]:
                 raise DataError(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
             if not text.strip():
                 continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg}, column {exc.colno})") from exc
-            yield where, row
+            yield where, _json(text, where, line=False)
+
+
+def check_input_file(path: str | Path) -> Path:
+    """An input that must be a file: missing, or a folder, is an error naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; name the data file in it")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    return path
+
+
+def _json(text: str, where: str, line: bool = True):
+    """json.loads with errors that name the place: malformed, or nested too deep to read."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f"{where}:{exc.lineno}" if line else where
+        raise DataError(f"{at}: invalid JSON ({exc.msg}, column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise DataError(f"{where}: JSON nested too deeply to read (no data row is that deep)") from exc
 
 
 def iter_csv(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, str]]]:
@@ -85,9 +107,7 @@ def iter_csv(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[tuple
     Broken quoting or a record with the wrong number of fields is an error naming its line, as are bytes
     that are not UTF-8 and missing ``required`` columns.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = check_input_file(path)
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")

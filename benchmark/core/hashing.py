@@ -31,3 +31,17 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()[:16]
+
+
+def weights_sha256(folder: str | Path) -> dict[str, str]:
+    """{relative path: sha256} of every safetensors file under ``folder``: what a cached build records, so a
+    damaged copy is caught before it is scored."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*.safetensors"))}
+
+
+def damaged_weights(folder: str | Path, recorded: dict[str, str]) -> list[str]:
+    """The files of ``recorded`` whose bytes no longer match (or that are gone)."""
+    folder = Path(folder)
+    return [name for name, digest in sorted(recorded.items())
+            if not (folder / name).is_file() or file_sha256(folder / name) != digest]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmark.core.api import PreferencePair
-from benchmark.core.data import DataError, iter_jsonl
+from benchmark.core.data import DataError, check_input_file, iter_jsonl
 from benchmark.core.hashing import file_sha256
 from benchmark.core.registry import Registry
 
@@ -138,9 +138,7 @@ def _pair(history: list[dict], chosen: str, rejected: str, where: str) -> ChatPa
 
 def rows_of(path: Path) -> Iterator[tuple[str, dict]]:
     """(``file:line`` or ``file[i]``, row) for jsonl, json arrays, parquet, each optionally gzip-compressed."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = check_input_file(path)
     if path.suffix == ".parquet":
         import pandas as pd
 
@@ -389,6 +387,9 @@ class BudgetCounts:
     dropped_examples: list[str] = field(default_factory=list)
 
 
+CHARS_PER_TOKEN = 64
+
+
 def fit_to_budget(pairs: list[ChatPair], tok, max_prompt_tokens: int, max_response_tokens: int
                   ) -> tuple[list[ChatPair], BudgetCounts]:
     """Apply the budget's token limits. The rule: a prompt longer than ``max_prompt_tokens`` keeps its
@@ -397,13 +398,19 @@ def fit_to_budget(pairs: list[ChatPair], tok, max_prompt_tokens: int, max_respon
     at that many tokens; a pair whose two cut answers are equal carries no preference and is dropped."""
     counts = BudgetCounts()
     out = []
+    # A text is clipped to CHARS_PER_TOKEN characters per allowed token before it is tokenized: a field of
+    # millions of characters is cut in microseconds instead of tokenized for minutes (no tokenizer's token
+    # is that long, so the clip never changes which tokens are kept).
+    chars = CHARS_PER_TOKEN * max(max_prompt_tokens, max_response_tokens)
 
     def n_tokens(text: str) -> int:
-        return len(tok(text, add_special_tokens=False)["input_ids"])
+        return len(tok(text[: chars + 1], add_special_tokens=False)["input_ids"])
 
     def cut(text: str, limit: int, keep: str) -> str:
-        ids = tok(text, add_special_tokens=False)["input_ids"]
-        return tok.decode(ids[:limit] if keep == "start" else ids[-limit:]) if len(ids) > limit else text
+        clipped = text[: CHARS_PER_TOKEN * limit] if keep == "start" else text[-CHARS_PER_TOKEN * limit:]
+        ids = tok(clipped, add_special_tokens=False)["input_ids"]
+        return tok.decode(ids[:limit] if keep == "start" else ids[-limit:]) if len(clipped) < len(text) or \
+            len(ids) > limit else text
 
     for pair in pairs:
         messages = list(pair.messages)

@@ -171,6 +171,11 @@ def _import_target(target: str, what: str):
         module = importlib.import_module(module_name)
         return getattr(module, attr) if attr else module
     except Exception as exc:  # report which plugin broke, keep the cause chained
+        top = sys.modules.get(module_name.split(".")[0])
+        if isinstance(exc, ModuleNotFoundError) and top is not None and not hasattr(top, "__path__"):
+            raise PluginError(f"could not load {what} from {target!r}: the package {top.__name__!r} is shadowed by "
+                              f"the module {getattr(top, '__file__', '?')} (a file named like it in the working "
+                              "directory or on PYTHONPATH); rename that file or run from another folder") from exc
         raise PluginError(f"could not load {what} from {target!r}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -329,9 +329,18 @@ class ResultStore:
             missing = [f for f in RECORD_FIELDS if not isinstance(record, dict) or f not in record]
             if not missing and record["main_metric"] not in record["metrics"]:
                 missing = [f"metrics.{record['main_metric']}"]
+            if not missing:
+                value = record["metrics"][record["main_metric"]]
+                value = value.get("value") if isinstance(value, dict) else None
+                align = record["cost"].get("align") if isinstance(record["cost"], dict) else None
+                if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+                    missing = [f"metrics.{record['main_metric']}.value (not a number: {value!r})"]
+                elif not isinstance(align, dict) or not all(
+                        isinstance(align.get(k), int | float) for k in ("wall_s", "forward_passes")):
+                    missing = ["cost.align.wall_s / forward_passes"]
             if missing:
-                self.skipped.append(f"{path}: missing field(s) {', '.join(missing)}")
-                log.warning("skipping result file %s: missing field(s) %s", path, ", ".join(missing))
+                self.skipped.append(f"{path}: missing or malformed field(s) {', '.join(missing)}")
+                log.warning("skipping result file %s: missing or malformed field(s) %s", path, ", ".join(missing))
                 continue
             yield path, record
 

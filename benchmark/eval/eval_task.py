@@ -70,6 +70,9 @@ class EvalRun:
     pairs_origin: dict | None = None
 
 
+POSITIVE_OPTIONS = ("samples", "max_new_tokens")  # counts of which 0 would score nothing
+
+
 class EvalTask(ABC):
     """A benchmark adapter: rows -> items (validated), and items + model -> metrics and samples.
 
@@ -148,6 +151,10 @@ class EvalTask(ABC):
                 out[key] = self.options[key].type(value)
             except (TypeError, ValueError) as exc:
                 raise BenchmarkError(f"--set {key}={value!r}: {exc}") from exc
+            if key in POSITIVE_OPTIONS and not (isinstance(out[key], int | float) and out[key] >= 1):
+                raise BenchmarkError(f"--set {key}={value!r}: task {self.name!r} needs {key} >= 1")
+            if isinstance(out[key], float) and not math.isfinite(out[key]):
+                raise BenchmarkError(f"--set {key}={value!r}: must be a finite number")
         return out
 
 

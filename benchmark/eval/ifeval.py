@@ -16,6 +16,8 @@ Data: jsonl rows of google/IFEval (``key``, ``prompt``, ``instruction_id_list``,
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import re
 
@@ -99,7 +101,27 @@ def parse_ifeval_row(row: dict, where: str) -> dict:
     # The hub's copy fills every kwargs object with all argument names (None where unused); the
     # checkers take only their own, so drop the Nones.
     kwargs = [{k: v for k, v in kw.items() if v is not None} for kw in kwargs]
+    known = _instructions()
+    for i, (instruction, kw) in enumerate(zip(ids, kwargs)):
+        if instruction not in known:
+            close = difflib.get_close_matches(instruction, list(known), n=1)
+            raise DataError(f"{where}: field 'instruction_id_list'[{i}]: unknown IFEval instruction {instruction!r}"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
+        allowed = set(known[instruction](instruction).get_instruction_args_keys())
+        extra = sorted(set(kw) - allowed)
+        if extra:
+            raise DataError(f"{where}: field 'kwargs'[{i}]: {instruction!r} takes {sorted(allowed) or 'no arguments'}"
+                            f", not {extra}")
     return {"key": row.get("key", where), "prompt": row["prompt"], "instruction_id_list": ids, "kwargs": kwargs}
+
+
+@functools.cache
+def _instructions() -> dict:
+    """lm-eval's IFEval instruction registry, loaded with the offline checkers (no nltk download)."""
+    offline_checkers()
+    from lm_eval.tasks.ifeval import instructions_registry
+
+    return dict(instructions_registry.INSTRUCTION_DICT)
 
 
 def load_ifeval(path) -> list[dict]:

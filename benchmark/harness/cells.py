@@ -11,6 +11,7 @@ paired bootstrap reads), cost, versions, git revision, hardware.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
 import math
@@ -23,13 +24,14 @@ from pathlib import Path
 from benchmark.align.checkpoint import Checkpoint
 from benchmark.core.api import REFERENCE_METHOD, AlignContext, AlignedModel
 from benchmark.core.cost import CostMeter
+from benchmark.core.data import check_input_file
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.hashing import config_hash, file_sha256
 from benchmark.core.provenance import distributed_rank, git_revision, hardware, package_versions
 from benchmark.core.registry import EVAL_TASKS
 from benchmark.core.store import SCHEMA_VERSION, CellKey, ResultStore, SharedArtifacts, atomic_write_text
 from benchmark.eval.eval_task import EvalRun, EvalTask, chat
-from benchmark.harness.grid import RunPlan, Unit, missing_cells, unit_config
+from benchmark.harness.grid import RunPlan, Unit, base_answers, missing_cells, unit_config
 from benchmark.harness.leaderboard import write_leaderboard
 from benchmark.harness.training_sets import training_pairs, training_set
 
@@ -143,8 +145,8 @@ def _score(plan: RunPlan, unit: Unit, task_name: str, key: CellKey, aligned: Ali
     base_key = dataclasses.replace(key, method=REFERENCE_METHOD)
     if unit.method != REFERENCE_METHOD and store.load(base_key) is not None:
         run.reference = store.samples(base_key)
-    pairwise = "base" in task.options and run.options.get("base") is None
-    answers = plan.store_root / "artifacts" / "base-answers" / f"{unit.family}-{base_key.task}-seed{unit.seed}.jsonl"
+    answers = base_answers(plan, unit, task_name)
+    pairwise = answers is not None
     if pairwise and unit.method != REFERENCE_METHOD:
         if not answers.is_file():
             raise BenchmarkError(f"{key.label()}: the base row's answers {answers} are missing; the base unit of the "
@@ -226,6 +228,8 @@ def score_checkpoint(task_name: str, model_dir: Path | None, kind: str, run: Eva
     seed). A cell stored with the same config (task version, options, model and data fingerprints) is
     returned as it is unless ``force``; one stored with another config is an error unless ``force``."""
     task: EvalTask = EVAL_TASKS.get(task_name)()
+    if run.data is not None:
+        check_input_file(run.data)
     task.validate(run)
     if task.needs_model(run):  # checked before any data is loaded or downloaded
         if model_dir is None:
@@ -276,6 +280,12 @@ def score_with_lm_eval(model_dir: str | Path, kind: str, tasks: list[str], inclu
         raise ValueError(f"--kind must be 'ar' or 'dllm', got {kind!r}")
     model_args = dict(model_args or {})
     manager = TaskManager(include_path=str(include_path), include_defaults=False) if include_path else TaskManager()
+    unknown = [t for t in tasks if t not in manager.all_tasks]
+    if unknown:  # before the model loads
+        hints = [t + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(t, manager.all_tasks, n=1))
+                 for t in unknown]
+        raise BenchmarkError(f"--lm-eval: unknown lm-eval task(s) {', '.join(hints)}"
+                             + (f" under --include-path {include_path}" if include_path else ""))
     with CostMeter() as cost:
         lm = load_lm(model_dir, kind, seed, **model_args)
         results = simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit, log_samples=True,

@@ -19,7 +19,7 @@ from benchmark.core.api import REFERENCE_METHOD, FamilyContext, Method
 from benchmark.core.hashing import config_hash
 from benchmark.core.provenance import source_of
 from benchmark.core.registry import EVAL_TASKS, FAMILIES, METHODS, TASKS, RegistryError
-from benchmark.core.store import CellKey, ResultStore
+from benchmark.core.store import CellKey, ResultStore, check_output_dir
 from benchmark.eval.eval_task import EvalRun, EvalTask
 from benchmark.eval.synthetic import SyntheticEvalTask
 from benchmark.harness.suites import builtin_suite_files, get_suite
@@ -192,6 +192,7 @@ def plan_run(cfg: RunConfig) -> RunPlan:
     methods: dict[str, Method] = {
         n: METHODS.get(n)(cfg.method_configs.get(n) or suite.method_config(METHODS.get(n))) for n in method_names}
     tasks = {n: eval_task(n) for n in task_names}
+    check_output_dir(Path(cfg.cache_dir or default_cache_dir()), "--cache-dir (or $DLLM_BENCH_CACHE)")
     plan = RunPlan(cfg, suite, method_names, task_names, methods, tasks, Path(cfg.out) / suite.name)
     for name in plan.train_names:
         source_identity(suite, suite.training_set(name), cfg.data_dir)
@@ -224,13 +225,23 @@ def cell_config(plan: RunPlan, unit: Unit, task_name: str) -> tuple[dict, str]:
     return config, config_hash(config)
 
 
+def base_answers(plan: RunPlan, unit: Unit, task: str) -> Path | None:
+    """Where the base row's answers to a pairwise task (judged against them) are kept; None: not pairwise."""
+    if "base" not in plan.tasks[task].options or dict(plan.suite.eval_spec(task).options).get("base"):
+        return None
+    label = plan.suite.record_task(task, unit.train)
+    return plan.store_root / "artifacts" / "base-answers" / f"{unit.family}-{label}-seed{unit.seed}.jsonl"
+
+
 def missing_cells(plan: RunPlan, unit: Unit, force: bool = False) -> list[tuple[str, CellKey, dict, str]]:
-    """(task, key, config, hash) of the unit's records not stored with their current config."""
+    """(task, key, config, hash) of the unit's records not stored with their current config (a base record
+    whose answers, the other rows' pairwise reference, were deleted is not stored either)."""
     store = ResultStore(plan.store_root)
     out = []
     for task in plan.tasks_of(unit):
         config, digest = cell_config(plan, unit, task)
         key = plan.cell_key(unit, task)
-        if force or not store.is_done(key, digest):
+        answers = base_answers(plan, unit, task) if unit.method == REFERENCE_METHOD else None
+        if force or not store.is_done(key, digest) or (answers is not None and not answers.is_file()):
             out.append((task, key, config, digest))
     return out

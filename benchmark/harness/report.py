@@ -49,6 +49,7 @@ def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # a name like "$x$" is text, not mathtext to parse (or fail)
     import matplotlib.pyplot as plt
 
     return plt

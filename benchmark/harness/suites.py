@@ -316,10 +316,8 @@ def _register_checkpoint_families(tables, path: Path) -> None:
         for key in sampler_raw:
             if key not in sampler_fields:
                 raise _unknown(key, sampler_fields, f"{where}.sampler")
-        try:
-            sampler = SamplerSettings(**sampler_raw)
-        except TypeError as exc:
-            raise SuiteError(f"{where}.sampler: {exc}") from exc
+        _check_sampler(sampler_raw, f"{where}.sampler")
+        sampler = SamplerSettings(**sampler_raw)
         spec = CheckpointSpec(
             name=name, ar=_relative(table["ar"], path), dllm=_relative(table["dllm"], path),
             ar_revision=table.get("ar_revision", table.get("revision")),
@@ -332,6 +330,26 @@ def _register_checkpoint_families(tables, path: Path) -> None:
                 type(self), self).__init__(spec),
             "description": f"checkpoints {spec.ar} + {spec.dllm} (from {path.name})"})
         FAMILIES.register(name, family, replace=True)
+
+
+_SAMPLER_RANGES = {"max_new_tokens": (1, 1 << 20), "steps": (1, 1 << 20), "block_length": (1, 1 << 20),
+                   "temperature": (0.0, 100.0), "top_p": (1e-9, 1.0), "threshold": (1e-9, 1.0)}
+_SAMPLER_CHOICES = {"order": ("confidence", "entropy", "margin", "random", "left_to_right"),
+                    "cache": ("none", "prefix", "dual")}
+
+
+def _check_sampler(raw: dict, where: str) -> None:
+    """Types, ranges and choices of a family's sampler settings, when the suite is read."""
+    defaults = SamplerSettings()
+    for key, value in raw.items():
+        default = getattr(defaults, key)
+        want = type(default) if default is not None else (float if key == "threshold" else int)
+        _check_type(value, float if want is float else want, f"{where} key {key!r}")
+        if key in _SAMPLER_RANGES and not _SAMPLER_RANGES[key][0] <= value <= _SAMPLER_RANGES[key][1]:
+            lo, hi = _SAMPLER_RANGES[key]
+            raise SuiteError(f"{where} key {key!r} must be between {lo:g} and {hi:g}, got {value!r}")
+        if key in _SAMPLER_CHOICES and value not in _SAMPLER_CHOICES[key]:
+            raise SuiteError(f"{where} key {key!r} must be one of {', '.join(_SAMPLER_CHOICES[key])}, got {value!r}")
 
 
 def _train_table(table: dict, name: str, where: str, suite_tasks: tuple[str, ...], path: Path,
@@ -431,6 +449,10 @@ def _training_sets_and_eval(raw: dict, tasks: tuple[str, ...], path: Path):
         for key in spec.get("options", {}):
             if key not in task.options:
                 raise _unknown(key, task.options, f"{where}.options")
+        try:  # the values too (types, ranges), when the file is read
+            task.resolve_options({k: str(v) for k, v in spec.get("options", {}).items()})
+        except BenchmarkError as exc:
+            raise SuiteError(f"{where}.options: {exc}") from exc
         settings.append((name, EvalSpec(data=_relative(spec["data"], path) if "data" in spec else None,
                                         limit=spec.get("limit"),
                                         options=tuple(sorted(spec.get("options", {}).items())),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from benchmark.core.api import Family, FamilyContext, ModelPair, SamplerSettings
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.hashing import config_hash
+from benchmark.core.hashing import config_hash, damaged_weights, weights_sha256
 from benchmark.core.preference_data import HubDataset, PreferenceOrigin, fit_to_budget, heldout_order
 from benchmark.core.registry import register_family
 from benchmark.core.store import SharedArtifacts
@@ -227,10 +227,15 @@ class SmolFamily(Family):
             start = time.perf_counter()
             info = adapt(cfg, ar_dir, dllm_init, origin, tmp / "dllm", device)
             info["build_seconds"] = round(time.perf_counter() - start, 1)
+            info["weights_sha256"] = weights_sha256(tmp)
             (tmp / "build.json").write_text(json.dumps(info, indent=2))
             return {"build": info}
 
         folder, meta = shared.get_or_build("smol", key, build)
+        damaged = damaged_weights(folder, meta["build"].get("weights_sha256") or {})  # builds before: unchecked
+        if damaged:
+            raise BenchmarkError(f"the cached smol family {folder} is damaged: {', '.join(damaged)} differ from what "
+                                 "the build wrote. Rebuild it with --rebuild (or delete the folder)")
         acc = meta["build"]["masked_token_accuracy"]
         log.info("smol DLLM %s: masked-token accuracy at ratio 0.5: %.1f%% (before adaptation %.1f%%; the AR "
                  "model's next-token accuracy %.1f%%)", folder.name, acc["after"].get("0.5", float("nan")),

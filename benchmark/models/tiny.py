@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmark.core.api import Family, FamilyContext, ModelPair, SamplerSettings
 from benchmark.core.errors import BenchmarkError
-from benchmark.core.hashing import config_hash
+from benchmark.core.hashing import config_hash, damaged_weights, weights_sha256
 from benchmark.core.registry import TASKS, register_family
 from benchmark.core.store import OWNER_FILE, cache_root, make_work_dir, remove_stale_work_dirs
 
@@ -114,6 +114,7 @@ def build_tiny_family(cfg: TinyConfig, corpus: list[tuple[str, str]], out_dir: P
         "config": asdict(cfg), "corpus_examples": len(corpus), "vocab_size": len(tok),
         "parameters": sum(p.numel() for p in ar.parameters()),
         "ar_final_loss": sum(ar_losses[-50:]) / 50, "dllm_final_loss": sum(dllm_losses[-50:]) / 50,
+        "weights_sha256": weights_sha256(out_dir),
     }, indent=2))
 
 
@@ -138,6 +139,12 @@ def check_family_cache(final: Path) -> None:
                     json.loads(f.read_text())
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     problems.append(f"{sub}/{name} is not valid JSON (truncated?)")
+    if not problems and (final / "build.json").is_file():  # the bytes, against the digests taken at build time
+        try:
+            recorded = json.loads((final / "build.json").read_text()).get("weights_sha256") or {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            recorded, problems = {}, ["build.json is not valid JSON (truncated?)"]
+        problems += [f"{name} differs from what the build wrote" for name in damaged_weights(final, recorded)]
     if problems:
         raise BenchmarkError(f"the cached family {final} is damaged: {'; '.join(problems)}. Rebuild it with "
                              "--rebuild (or delete the folder)")
