@@ -184,3 +184,19 @@ options = {{ judge = "rule", allow_empty = true, max_new_tokens = 8 }}
     answers[0].unlink()
     run(cfg)
     assert answers[0].is_file() and other.stat().st_mtime_ns == stamp, "base remade, the other row kept"
+
+
+def test_a_preference_answer_of_millions_of_characters_is_cut_not_tokenized_whole(micro_pair):
+    import time
+
+    from benchmark.core.preference_data import ChatPair, fit_to_budget
+    from benchmark.models.loading import load_tokenizer
+
+    tok = load_tokenizer(micro_pair.dllm_path)
+    huge = "it is 3 " * 1_000_000  # 8M characters
+    pairs = [ChatPair(({"role": "user", "content": "what is 2 plus 1 ?" * 200_000},), huge, "it is 4")]
+    start = time.perf_counter()
+    kept, counts = fit_to_budget(pairs, tok, 16, 8)
+    assert time.perf_counter() - start < 10, "cut before tokenizing"
+    assert counts.prompt_truncated == 1 and counts.response_truncated == 1
+    assert len(tok(kept[0].chosen, add_special_tokens=False)["input_ids"]) <= 8
