@@ -272,6 +272,8 @@ BAD_INPUTS = [  # (id, argv from tmp_path, message); each must exit 2 before wor
     ("empty suite name", lambda t: _suite_file(t, 'name = ""'), r"\[suite\] key 'name'.*cannot name a folder"),
     ("method name escaping --out", lambda t: _eval_method(t, "../escaped"), r"method '../escaped' cannot name"),
     ("empty methods list", lambda t: _suite_file(t, "methods = []"), r"key 'methods' is an empty list"),
+    ("family name escaping --out", lambda t: _suite_file(t, extra='[families."../x"]\nar = "a"\ndllm = "b"\n'),
+     r"\[families.../x\]: family name '../x' cannot name a folder"),
     ("empty families list", lambda t: _suite_file(t, "families = []"), r"key 'families' is an empty list"),
     ("a task named twice", lambda t: _suite_file(t, 'tasks = ["arith", "arith"]'), r"key 'tasks' names an entry twice"),
     ("NaN method setting", lambda t: _suite_file(t, extra="[methods.elbo-dpo]\nbeta = nan\n"),
@@ -537,3 +539,26 @@ def test_a_method_name_with_dollars_renders_in_the_report(micro_plugins, micro_p
                  "--methods", "$x$", "--tasks", "arith", "--seeds", "1", "--out", str(tmp_path / "res"),
                  "--cache-dir", str(cache_dir)]) == 0
     assert "$x$" in (tmp_path / "res" / "micro" / "report.html").read_text()
+
+
+def test_a_checkpoint_family_retrained_in_place_gets_another_build_hash(micro_pair, tmp_path):
+    from benchmark.core.api import FamilyContext, SamplerSettings
+    from benchmark.models.checkpoints import CheckpointFamily, CheckpointSpec
+
+    ar, dllm = tmp_path / "ar", tmp_path / "dllm"
+    shutil.copytree(micro_pair.ar_path, ar)
+    shutil.copytree(micro_pair.dllm_path, dllm)
+    spec = CheckpointSpec(name="pair", ar=str(ar), dllm=str(dllm), ar_revision=None, dllm_revision=None,
+                          mask_token_id=None, shift=None, block_attention=None, default_gamma=1.0,
+                          sampler=SamplerSettings(), where="test")
+    before = CheckpointFamily(spec).prepare(FamilyContext([], tmp_path)).build_hash
+    weights = dllm / "model.safetensors"
+    weights.write_bytes(weights.read_bytes())  # rewritten in place: same name and size, a new mtime
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    assert CheckpointFamily(spec).prepare(FamilyContext([], tmp_path)).build_hash != before
+
+
+def test_an_unknown_lm_eval_task_is_named_before_the_model_loads(tmp_path, capsys):
+    assert main(["eval", "--lm-eval", "gsm8kk", "--model-dir", str(tmp_path / "no-model"), "--kind", "ar",
+                 "--include-path", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "unknown lm-eval task(s) gsm8kk" in capsys.readouterr().err

@@ -304,6 +304,10 @@ def _register_checkpoint_families(tables, path: Path) -> None:
     """[families.NAME] tables become families in the registry before the [suite] names are checked."""
     for name, table in _table(tables, f"{path}: [families]").items():
         where = f"{path}: [families.{name}]"
+        try:
+            safe_name(name, "family name")
+        except BenchmarkError as exc:
+            raise SuiteError(f"{where}: {exc}") from exc
         table = _checked(_table(table, where), _FAMILY_KEYS, where)
         if name in FAMILIES.names() and not getattr(FAMILIES.get(name), "defined_in", None):
             raise SuiteError(f"{where}: a family {name!r} is already registered (by the package or a plugin); "

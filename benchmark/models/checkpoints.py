@@ -61,8 +61,11 @@ def resolve_checkpoint(ref: str, revision: str | None, where: str) -> Path:
 
 
 def _fingerprint(path: Path) -> dict:
+    """The config and each weight/config file's name, size and modification time: weights retrained in place
+    (same names and sizes) give another fingerprint, so the cells scored on the old ones are not reused."""
     files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".safetensors"))
-    return {"config": (path / "config.json").read_text(), "files": [(p.name, p.stat().st_size) for p in files]}
+    return {"config": (path / "config.json").read_text(),
+            "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]}
 
 
 def _mask_token_id(dllm: Path, where: str) -> int:
