@@ -1,9 +1,12 @@
 """The benchmark scripts in perf/ still run and print their figures (at toy sizes; no timing asserted)."""
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PERF = Path(__file__).resolve().parents[1] / "perf"
 
@@ -49,3 +52,22 @@ def test_smollm2_efficiency_script_prints_its_figures(cache_dir):
         return
     mc2 = re.search(r"MC2 difference ([\d.e+-]+)", text)
     assert mc2 and float(mc2.group(1)) < 1e-4, text  # the same log-likelihoods as lm-eval's own HFLM
+
+
+def test_gpu_check_stops_at_once_without_cuda():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    done = subprocess.run(["bash", str(PERF / "gpu_check.sh")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode == 2 and "no CUDA device" in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_decode_speed_script_prints_its_figures(tiny_cache_dir):
+    done = subprocess.run([sys.executable, str(PERF / "decode_speed.py"), "--prompts", "16", "--cache-dir",
+                           str(tiny_cache_dir)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for row in ("AR generate", "diffusion, 1 token/step", "diffusion, threshold 0.9"):
+        assert row in done.stdout
