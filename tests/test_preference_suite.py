@@ -254,11 +254,11 @@ def test_the_paper_suite_file_runs_with_micro_checkpoints_in_place_of_the_hub_id
 EVAL_OPTIONS = {t: ("max_new_tokens",) for t in ("alpacaeval", "arena-hard", "gsm8k", "math500", "ifeval")}
 
 
-def test_a_killed_run_resumes_without_loss(micro_pair, micro_plugins, cache_dir, tmp_path):
-    """SIGTERM in the middle of a preference-data suite: the stored cells stay, nothing half-written is
-    left, and the rerun stores the rest without redoing what was stored."""
+@pytest.mark.parametrize("signum,code", [(15, 143), (2, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_killed_run_resumes_without_loss(micro_pair, micro_plugins, cache_dir, tmp_path, signum, code):
+    """SIGTERM or Ctrl-C in the middle of a preference-data suite: exit 128 + the signal, the stored cells
+    stay, nothing half-written is left, and the rerun stores the rest without redoing what was stored."""
     import os
-    import signal
     import subprocess
     import sys
     import time
@@ -274,10 +274,12 @@ def test_a_killed_run_resumes_without_loss(micro_pair, micro_plugins, cache_dir,
     deadline = time.time() + 300
     while time.time() < deadline and len(list(cells.glob("**/seed0.json"))) < 2 and proc.poll() is None:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.wait(timeout=120)
     stored = {p: p.stat().st_mtime_ns for p in cells.glob("**/seed0.json")}
-    assert 2 <= len(stored) < 6, (len(stored), proc.stderr.read()[-2000:])
+    err = proc.stderr.read()
+    assert proc.returncode == code, (proc.returncode, err[-2000:])
+    assert 2 <= len(stored) < 6, (len(stored), err[-2000:])
     for p in stored:
         json.loads(p.read_text())  # every stored record is whole
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)

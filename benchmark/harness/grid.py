@@ -103,6 +103,7 @@ class RunPlan:
     tasks: dict[str, EvalTask]
     store_root: Path
     pairs: dict = field(default_factory=dict)  # family name -> ModelPair, prepared once per process
+    evaluation: dict = field(default_factory=dict)  # (family, training set) -> its evaluation pairs and origin
 
     @property
     def train_names(self) -> list[str]:
@@ -166,9 +167,12 @@ class RunPlan:
             options["beta"] = str(self.suite.budget.beta)
         run = EvalRun(data=eval_data(self.suite, spec, task, self.cfg.data_dir), limit=limit, seed=unit.seed,
                       options=task.resolve_options(options), family=self.pair(unit.family))
-        if task.scores_training_pairs:
-            run.pairs, run.pairs_origin = evaluation_pairs(self.suite, self.suite.training_set(unit.train),
-                                                           run.family, self.cfg.data_dir)
+        if task.scores_training_pairs:  # read, cut and rendered once per (family, training set) in a process
+            key = (unit.family, unit.train)
+            if key not in self.evaluation:
+                self.evaluation[key] = evaluation_pairs(self.suite, self.suite.training_set(unit.train), run.family,
+                                                        self.cfg.data_dir)
+            run.pairs, run.pairs_origin = self.evaluation[key]
         return run
 
 
