@@ -399,9 +399,7 @@ def merge_task_vector(student_dir: str | Path, delta: TaskVector, gamma: float |
     student_dir, out_dir = Path(student_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise TransferError(f"{out_dir} exists; pass overwrite=True (--overwrite) to replace it")
-    if out_dir.resolve() == student_dir.resolve():
-        raise TransferError(f"{out_dir} is the student folder: the inputs are never modified")
-    try:
+    try:  # the student itself, a folder inside it, or one holding it: the inputs are never modified
         refuse_overlap(out_dir, "--out", {"--student": student_dir})
     except BenchmarkError as exc:
         raise TransferError(str(exc)) from exc

@@ -40,6 +40,7 @@ import difflib
 import math
 import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -338,8 +339,8 @@ def _register_checkpoint_families(tables, path: Path) -> None:
 
 _SAMPLER_RANGES = {"max_new_tokens": (1, 1 << 20), "steps": (1, 1 << 20), "block_length": (1, 1 << 20),
                    "temperature": (0.0, 100.0), "top_p": (1e-9, 1.0), "threshold": (1e-9, 1.0)}
-_SAMPLER_CHOICES = {"order": ("confidence", "entropy", "margin", "random", "left_to_right"),
-                    "cache": ("none", "prefix", "dual")}
+# The allowed values are SamplerSettings' own Literal annotations, not a second list to keep in step.
+_SAMPLER_CHOICES = {k: typing.get_args(typing.get_type_hints(SamplerSettings)[k]) for k in ("order", "cache")}
 
 
 def _check_sampler(raw: dict, where: str) -> None:
